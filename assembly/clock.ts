@@ -1,0 +1,120 @@
+// UTC without a battery-backed clock. The host gives monotonic milliseconds since power-on;
+// UTC is learned from trusted hints (the Date header of a response, a GNSS fix) and kept as
+// an offset from that monotonic clock. One hint never moves UTC back by more than a minute.
+
+const MAX_BACKSTEP_MS: i64 = 60_000;
+// Hints before 2020 or after 2200 are not a clock, they are noise.
+const UTC_MIN_MS: i64 = 1_577_836_800_000;
+const UTC_MAX_MS: i64 = 7_258_118_400_000;
+
+export class UtcClock {
+  known: bool = false;
+  private offsetMs: i64 = 0; // utc = mono + offset
+
+  /** Applies a hint taken at monotonic time `monoMs`. Returns false when the hint is ignored. */
+  hint(utcMs: i64, monoMs: i64): bool {
+    if (utcMs < UTC_MIN_MS || utcMs > UTC_MAX_MS) return false;
+    let next = utcMs - monoMs;
+    if (this.known && next < this.offsetMs - MAX_BACKSTEP_MS) next = this.offsetMs - MAX_BACKSTEP_MS;
+    this.offsetMs = next;
+    this.known = true;
+    return true;
+  }
+
+  /** UTC at monotonic time `monoMs` of this boot; only meaningful when `known`. */
+  utcAt(monoMs: i64): i64 { return monoMs + this.offsetMs; }
+}
+
+// Days from 1970-01-01 to a civil date (proleptic Gregorian), and back. The usual
+// era-based arithmetic: no tables, no loops, exact for every year we can meet.
+export function daysFromCivil(y: i64, m: i64, d: i64): i64 {
+  y -= m <= 2 ? 1 : 0;
+  const era = (y >= 0 ? y : y - 399) / 400;
+  const yoe = y - era * 400;
+  const mp = (m + 9) % 12;
+  const doy = (153 * mp + 2) / 5 + d - 1;
+  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function pad(v: i64, width: i32): string {
+  let s = v.toString();
+  while (s.length < width) s = "0" + s;
+  return s;
+}
+
+/** `2026-11-23T10:15:00Z` (whole seconds, as the cloud writes them). */
+export function formatIso(utcMs: i64): string {
+  const secs = utcMs >= 0 ? utcMs / 1000 : (utcMs - 999) / 1000;
+  let days = secs / 86400;
+  let rem = secs - days * 86400;
+  if (rem < 0) { rem += 86400; days -= 1; }
+  const z = days + 719468;
+  const era = (z >= 0 ? z : z - 146096) / 146097;
+  const doe = z - era * 146097;
+  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const mp = (5 * doy + 2) / 153;
+  const d = doy - (153 * mp + 2) / 5 + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" +
+    pad(rem / 3600, 2) + ":" + pad((rem / 60) % 60, 2) + ":" + pad(rem % 60, 2) + "Z";
+}
+
+function num(s: string, at: i32, len: i32): i64 {
+  if (at + len > s.length) return -1;
+  let v: i64 = 0;
+  for (let i = 0; i < len; i++) {
+    const d = s.charCodeAt(at + i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function civilMs(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64): i64 {
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
+  return ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + s * 1000;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` with optional fraction and `Z` or `+HH:MM`. -1 if malformed. */
+export function parseIso(s: string): i64 {
+  if (s.length < 20 || s.length > 40) return -1;
+  if (s.charCodeAt(4) != 0x2d || s.charCodeAt(7) != 0x2d || s.charCodeAt(13) != 0x3a || s.charCodeAt(16) != 0x3a) return -1;
+  const t = s.charCodeAt(10);
+  if (t != 0x54 && t != 0x74 && t != 0x20) return -1;
+  let ms = civilMs(num(s, 0, 4), num(s, 5, 2), num(s, 8, 2), num(s, 11, 2), num(s, 14, 2), num(s, 17, 2));
+  if (ms < 0) return -1;
+  let i = 19;
+  if (i < s.length && s.charCodeAt(i) == 0x2e) {
+    i++;
+    const start = i;
+    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+    if (i == start) return -1;
+  }
+  if (i >= s.length) return -1;
+  const z = s.charCodeAt(i);
+  if ((z == 0x5a || z == 0x7a) && i + 1 == s.length) return ms;
+  if ((z == 0x2b || z == 0x2d) && i + 6 == s.length && s.charCodeAt(i + 3) == 0x3a) {
+    const oh = num(s, i + 1, 2);
+    const om = num(s, i + 4, 2);
+    if (oh < 0 || om < 0 || oh > 23 || om > 59) return -1;
+    const off = (oh * 60 + om) * 60000;
+    return z == 0x2b ? ms - off : ms + off;
+  }
+  return -1;
+}
+
+const MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/** An HTTP date, IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`). -1 if malformed. */
+export function parseHttpDate(s: string): i64 {
+  if (s.length != 29 || s.charCodeAt(3) != 0x2c || !s.endsWith(" GMT")) return -1;
+  const mon = s.substring(8, 11);
+  const mi = MONTHS.indexOf(mon);
+  if (mi < 0 || mi % 3 != 0) return -1;
+  if (s.charCodeAt(4) != 0x20 || s.charCodeAt(7) != 0x20 || s.charCodeAt(11) != 0x20 || s.charCodeAt(16) != 0x20 ||
+    s.charCodeAt(19) != 0x3a || s.charCodeAt(22) != 0x3a) return -1;
+  return civilMs(num(s, 12, 4), <i64>(mi / 3 + 1), num(s, 5, 2), num(s, 17, 2), num(s, 20, 2), num(s, 23, 2));
+}

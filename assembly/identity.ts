@@ -1,0 +1,122 @@
+// Identity: who the device is and how it authenticates. Factory values come from the
+// key-value store (tenantId, deviceId, environment, apiKey, resetSecret); a key rotation
+// writes environment and apiKey together as one `cred` record, which then wins.
+// Nothing here ever puts a key or secret into a message.
+import { kvGetString, kvGet, kvSet } from "./kv";
+import { ByteReader, ByteWriter } from "./bytes";
+import { parseEnvironment, ParsedUrl } from "./url";
+
+export const KEY_MIN: i32 = 16;
+export const KEY_MAX: i32 = 128;
+const CRED_VERSION: u32 = 1;
+
+export function validId(s: string): bool {
+  if (s.length < 1 || s.length > 64) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** 16-128 bytes of printable ASCII without space (a header value must survive trimming). */
+export function validKey(s: string): bool {
+  if (s.length < KEY_MIN || s.length > KEY_MAX) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** Why an environment is not acceptable under this configuration, or "" if it is. */
+export function environmentProblem(env: string, devConfig: bool): string {
+  const u = parseEnvironment(env);
+  if (!u.ok) return u.error;
+  if (!u.https && !devConfig) return "plain http:// is refused by a production configuration";
+  return "";
+}
+
+export class Identity {
+  tenantId: string = "";
+  deviceId: string = "";
+  environment: string = "";
+  apiKey: string = "";
+  resetSecret: string = "";
+  credGeneration: u32 = 0; // 0: factory environment and apiKey
+  error: string = "";      // why loading failed: names the field, never its value
+
+  host(): string { return parseEnvironment(this.environment).host; }
+}
+
+export function loadIdentity(devConfig: bool): Identity {
+  const id = new Identity();
+  const tenant = kvGetString("tenantId");
+  const device = kvGetString("deviceId");
+  const secret = kvGetString("resetSecret");
+  if (tenant == null) { id.error = "tenantId missing"; return id; }
+  if (!validId(tenant)) { id.error = "tenantId malformed (1-64 of A-Z a-z 0-9 _ -)"; return id; }
+  if (device == null) { id.error = "deviceId missing"; return id; }
+  if (!validId(device)) { id.error = "deviceId malformed (1-64 of A-Z a-z 0-9 _ -)"; return id; }
+  if (secret == null) { id.error = "resetSecret missing"; return id; }
+  if (!validKey(secret)) { id.error = "resetSecret malformed (16-128 printable ASCII)"; return id; }
+  id.tenantId = tenant;
+  id.deviceId = device;
+  id.resetSecret = secret;
+
+  if (loadCred(id, devConfig)) return id;
+
+  const env = kvGetString("environment");
+  const key = kvGetString("apiKey");
+  if (env == null) { id.error = "environment missing"; return id; }
+  const problem = environmentProblem(env, devConfig);
+  if (problem.length > 0) { id.error = "environment malformed: " + problem; return id; }
+  if (key == null) { id.error = "apiKey missing"; return id; }
+  if (!validKey(key)) { id.error = "apiKey malformed (16-128 printable ASCII)"; return id; }
+  id.environment = env;
+  id.apiKey = key;
+  return id;
+}
+
+/** Takes environment and apiKey from a rotation's `cred` record when it is whole and valid. */
+function loadCred(id: Identity, devConfig: bool): bool {
+  const r = kvGet("cred");
+  if (r.status != 0) return false;
+  const rd = new ByteReader(r.value!);
+  const version = rd.u8();
+  const gen = rd.u32();
+  const env = rd.str();
+  const key = rd.str();
+  if (!rd.atEnd() || version != CRED_VERSION || !validKey(key) || environmentProblem(env, devConfig).length > 0) {
+    // A record of a shape we do not know: fall back to the factory key. If that key was
+    // rotated away the cloud answers 401 and a reset heals it.
+    return false;
+  }
+  id.environment = env;
+  id.apiKey = key;
+  id.credGeneration = gen;
+  return true;
+}
+
+/** Stores a rotated environment and apiKey as one record (one key: atomic). */
+export function storeCred(id: Identity, environment: string, apiKey: string): i32 {
+  const w = new ByteWriter(8 + 2 + 2 * KEY_MAX + 2 * 128);
+  w.u8(CRED_VERSION);
+  w.u32(id.credGeneration + 1);
+  w.str(environment);
+  w.str(apiKey);
+  const rc = kvSet("cred", w.bytes());
+  if (rc == 0) {
+    id.environment = environment;
+    id.apiKey = apiKey;
+    id.credGeneration++;
+  }
+  return rc;
+}
+
+export function hostAllowed(candidate: ParsedUrl, currentHost: string, allowHosts: string[]): bool {
+  if (candidate.host == currentHost) return true;
+  for (let i = 0; i < allowHosts.length; i++) if (allowHosts[i] == candidate.host) return true;
+  return false;
+}

@@ -1,0 +1,276 @@
+// One simulated tracker: the release module instantiated against a HAL (KV store, NOR flash,
+// HTTP transport, GNSS, battery), the ABI of assembly/ABI.md implemented in JS, and trap
+// recovery as a board does it (tear down, new instance, agent_start with AFTER_TRAP).
+// The device does not own time: a scheduler (scheduler.ts) tells it `now` and delivers events.
+import type { KvStore } from './hal/kv.ts';
+import type { HttpTransport, HttpResult } from './hal/http.ts';
+import type { Gnss, GnssAnswer } from './hal/gnss.ts';
+import type { Rng } from './hal/random.ts';
+
+export const ABI_VERSION = 1;
+export const FLAG_DEV = 1;
+export const FLAG_AFTER_TRAP = 2;
+export const FLAG_FAULT_INJECTION = 4;
+
+export const STAT = {
+  recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6,
+  boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11,
+} as const;
+
+/** The raw flash of the uplink-log partition (host-sim/hal/flash.ts NorFlash fits). */
+export interface RawFlash {
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly progSize: number;
+  read(addr: number, len: number): Uint8Array;
+  program(addr: number, data: Uint8Array): number;
+  erase(sector: number): number;
+}
+
+export interface DeviceHal {
+  kv: KvStore;
+  flash: RawFlash;
+  http: HttpTransport;
+  gnss: Gnss;
+  rng: Rng;
+  battery(): number;
+  /** One log line of the module (level 0 error .. 3 debug). */
+  log(level: number, line: string): void;
+}
+
+export interface BoardSettings {
+  allowHosts?: string[];
+  firmware?: string;
+  /** Development configuration: a reset may move to http:// (never in production). */
+  dev?: boolean;
+  faultInjection?: boolean;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  abi_version(): number;
+  rx_buffer(): number;
+  rx_capacity(): number;
+  agent_start(now: bigint, cfgLen: number, flags: number, sectorSize: number, sectorCount: number, progSize: number): number;
+  agent_step(now: bigint): bigint;
+  on_http_response(now: bigint, reqId: number, status: number, hdrLen: number, bodyLen: number, flags: number): void;
+  on_gnss_fix(now: bigint, reqId: number, status: number, lat: number, lon: number, acc: number, utcS: number): void;
+  agent_stat(which: number): bigint;
+  debug_trap(): void;
+}
+
+const BAD_POINTER = -3;
+
+/** Thrown when a call into the module traps; the host recovers by restarting the instance. */
+export function isTrap(e: unknown): boolean {
+  return e instanceof WebAssembly.RuntimeError;
+}
+
+export class DeviceHost {
+  private ex!: Exports;
+  private enc = new TextEncoder();
+  private dec = new TextDecoder();
+  started = false;
+  startStatus = 0;
+  traps = 0;
+  /** The monotonic time the module asked to be woken at. */
+  wakeAt = 0;
+  /** An HTTP exchange in progress: its promise and, once settled, its result. */
+  http: { reqId: number; promise: Promise<void>; result?: HttpResult; deliverAt?: number } | null = null;
+  gnss: { reqId: number; at: number; answer: GnssAnswer } | null = null;
+  /** UTC of this device's monotonic zero, so that GNSS fixes carry time. */
+  utcAtBootMs = 0;
+
+  constructor(
+    private module: WebAssembly.Module,
+    readonly hal: DeviceHal,
+    readonly board: BoardSettings,
+    /** Monotonic-to-simulation offset: device now = sim now - bootAt. */
+    public bootAt = 0,
+  ) {}
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Powers the device on: new instance, agent_start. Returns the start status. */
+  boot(now: number, afterTrap = false): number {
+    this.currentNow = now;
+    this.http = null;
+    this.gnss = null;
+    this.instantiate();
+    if (this.ex.abi_version() !== ABI_VERSION) throw new Error(`module ABI ${this.ex.abi_version()} is not ${ABI_VERSION}: rebuild it`);
+    const cfg = this.enc.encode(this.configText());
+    if (cfg.length > this.ex.rx_capacity()) throw new Error('board configuration longer than the receive buffer');
+    new Uint8Array(this.ex.memory.buffer, this.ex.rx_buffer(), cfg.length).set(cfg);
+    let flags = 0;
+    if (this.board.dev) flags |= FLAG_DEV;
+    if (afterTrap) flags |= FLAG_AFTER_TRAP;
+    if (this.board.faultInjection) flags |= FLAG_FAULT_INJECTION;
+    const f = this.hal.flash;
+    this.startStatus = this.ex.agent_start(BigInt(now), cfg.length, flags, f.sectorSize, f.sectorCount, f.progSize);
+    this.started = this.startStatus === 0;
+    this.wakeAt = now;
+    return this.startStatus;
+  }
+
+  private configText(): string {
+    const lines = (this.board.allowHosts ?? []).map((h) => `allow_host=${h}`);
+    if (this.board.firmware) lines.push(`firmware=${this.board.firmware}`);
+    return lines.join('\n');
+  }
+
+  private instantiate() {
+    const instance = new WebAssembly.Instance(this.module, { host: this.imports() });
+    this.ex = instance.exports as unknown as Exports;
+  }
+
+  /** Runs fn against the module; a trap restarts the module as a board would. */
+  private guarded(now: number, fn: () => void): void {
+    this.currentNow = now;
+    try {
+      fn();
+    } catch (e) {
+      if (!isTrap(e)) throw e;
+      this.traps++;
+      this.hal.log(0, `board: module trapped (${(e as Error).message}); restarting it`);
+      this.boot(now, true);
+    }
+  }
+
+  // ---- what the scheduler calls -------------------------------------------------------------
+
+  step(now: number): void {
+    if (!this.started) return;
+    this.guarded(now, () => {
+      const wake = Number(this.ex.agent_step(BigInt(now)));
+      this.wakeAt = Math.max(wake, now + 1);
+    });
+  }
+
+  deliverHttp(now: number): void {
+    const h = this.http;
+    if (!h || !h.result) return;
+    this.http = null;
+    const r = h.result;
+    this.guarded(now, () => {
+      const cap = this.ex.rx_capacity();
+      let head = '';
+      if (r.headers['date'] !== undefined) head += `date: ${r.headers['date']}\n`;
+      if (r.headers['retry-after'] !== undefined) head += `retry-after: ${r.headers['retry-after']}\n`;
+      let hdr = this.enc.encode(head);
+      if (hdr.length > cap / 2) hdr = hdr.subarray(0, 0); // absurd headers: drop them, keep room for the body
+      const room = cap - hdr.length;
+      const cut = r.body.length > room;
+      const body = cut ? r.body.subarray(0, room) : r.body;
+      const mem = new Uint8Array(this.ex.memory.buffer, this.ex.rx_buffer(), cap);
+      mem.set(hdr, 0);
+      mem.set(body, hdr.length);
+      this.ex.on_http_response(BigInt(now), h.reqId, r.status, hdr.length, body.length, cut ? 1 : 0);
+    });
+    this.step(now);
+  }
+
+  deliverGnss(now: number): void {
+    const g = this.gnss;
+    if (!g) return;
+    this.gnss = null;
+    const a = g.answer;
+    const utcS = a.ok ? (this.utcAtBootMs + now) / 1000 : 0;
+    this.guarded(now, () => this.ex.on_gnss_fix(BigInt(now), g.reqId, a.ok ? 0 : 1, a.lat, a.lon, a.accuracyM, utcS));
+    this.step(now);
+  }
+
+  /** Fault injection: a trap in the running module (only armed with faultInjection). */
+  injectTrap(now: number): void {
+    this.guarded(now, () => this.ex.debug_trap());
+  }
+
+  stat(which: number): number {
+    return this.started ? Number(this.ex.agent_stat(which)) : -1;
+  }
+
+  /** Linear memory size in 64 KiB pages. */
+  memoryPages(): number {
+    return this.ex.memory.buffer.byteLength / 65536;
+  }
+
+  // ---- the imports (ABI.md) -----------------------------------------------------------------
+
+  private bytes(ptr: number, len: number): Uint8Array | null {
+    const mem = this.ex.memory.buffer;
+    if (!Number.isInteger(ptr) || !Number.isInteger(len) || ptr < 0 || len < 0 || ptr + len > mem.byteLength) return null;
+    return new Uint8Array(mem, ptr, len);
+  }
+
+  private text(ptr: number, len: number): string | null {
+    const b = this.bytes(ptr, len);
+    return b ? this.dec.decode(b) : null;
+  }
+
+  private imports(): Record<string, (...args: never[]) => unknown> {
+    const hal = this.hal;
+    return {
+      log: (level: number, ptr: number, len: number) => {
+        const t = this.text(ptr, len);
+        if (t !== null) hal.log(level, t);
+      },
+      random: () => hal.rng.u32() | 0,
+      kv_get: (kp: number, kl: number, bp: number, cap: number) => {
+        const key = this.text(kp, kl);
+        const buf = this.bytes(bp, cap);
+        if (key === null || buf === null) return BAD_POINTER;
+        const v = hal.kv.get(key);
+        if (v === undefined) return -1;
+        buf.set(v.subarray(0, Math.min(cap, v.length)));
+        return v.length;
+      },
+      kv_set: (kp: number, kl: number, vp: number, vl: number) => {
+        const key = this.text(kp, kl);
+        const val = this.bytes(vp, vl);
+        if (key === null || val === null) return BAD_POINTER;
+        return hal.kv.set(key, Uint8Array.from(val));
+      },
+      flash_read: (addr: number, ptr: number, len: number) => {
+        const buf = this.bytes(ptr, len);
+        if (buf === null) return BAD_POINTER;
+        if (addr < 0 || addr + len > hal.flash.sectorSize * hal.flash.sectorCount) return -1;
+        buf.set(hal.flash.read(addr >>> 0, len));
+        return 0;
+      },
+      flash_program: (addr: number, ptr: number, len: number) => {
+        const buf = this.bytes(ptr, len);
+        if (buf === null) return BAD_POINTER;
+        return hal.flash.program(addr >>> 0, Uint8Array.from(buf));
+      },
+      flash_erase: (sector: number) => hal.flash.erase(sector >>> 0),
+      http_request: (reqId: number, method: number, up: number, ul: number, hp: number, hl: number, bp: number, bl: number, timeoutMs: number) => {
+        const url = this.text(up, ul);
+        const head = this.text(hp, hl);
+        const body = this.bytes(bp, bl);
+        if (url === null || head === null || body === null) return BAD_POINTER;
+        if (this.http) return -1; // one at a time
+        const headers: Record<string, string> = {};
+        for (const line of head.split('\r\n')) {
+          const c = line.indexOf(':');
+          if (c > 0) headers[line.slice(0, c).trim()] = line.slice(c + 1).trim();
+        }
+        const slot: NonNullable<DeviceHost['http']> = { reqId, promise: Promise.resolve() };
+        slot.promise = hal.http
+          .request({ method: method === 1 ? 'POST' : 'GET', url, headers, body: Uint8Array.from(body), timeoutMs })
+          .then((r) => { slot.result = r; });
+        this.http = slot;
+        return 0;
+      },
+      gnss_start: (reqId: number, timeoutMs: number) => {
+        const now = this.currentNow;
+        this.gnss = { reqId, at: now, answer: hal.gnss.acquire(now + this.bootAt, timeoutMs) };
+        this.gnss.at = now + this.gnss.answer.afterMs;
+        return 0;
+      },
+      battery_percent: () => hal.battery(),
+      motion: () => (hal.gnss.moving(this.currentNow + this.bootAt) ? 1 : 0),
+    };
+  }
+
+  /** The `now` of the call in progress, for imports that need it (GNSS, motion). */
+  currentNow = 0;
+}

@@ -1,0 +1,171 @@
+// HTTP for a simulated board: one request at a time per device, answers reduced to what the
+// module reads (status, date, retry-after, body). Two transports with one interface: real
+// sockets (keep-alive, no redirects), or straight into a FakeCloud in this process.
+import http from 'node:http';
+import https from 'node:https';
+import type { FakeCloud } from '../cloud/fake-cloud.ts';
+
+export const NET_TIMEOUT = -1;
+export const NET_REFUSED = -2;
+export const NET_BROKEN = -3;
+export const NET_TLS = -4;
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** As the module gave them; they hold the key: never log them. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  timeoutMs: number;
+}
+
+export interface HttpResult {
+  /** HTTP status, or a transport error NET_*. */
+  status: number;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Virtual time the exchange took (a timeout costs the whole timeout). */
+  virtualMs: number;
+}
+
+export interface HttpTransport {
+  request(req: HttpRequest): Promise<HttpResult>;
+  /** TCP (or TLS) connections opened so far: keep-alive matters on a battery. */
+  readonly connectionsOpened: number;
+  close(): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function transportError(code: string | undefined): number {
+  if (!code) return NET_BROKEN;
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return NET_TIMEOUT;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') return NET_REFUSED;
+  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return NET_TLS;
+  return NET_BROKEN;
+}
+
+export interface SocketTransportOptions {
+  /** Longest real wait for an answer, ms; the module's own timeout is charged in virtual time. */
+  realTimeoutCapMs?: number;
+  /** Extra CA certificates (PEM) to trust, for a fake cloud over TLS. */
+  ca?: string | Buffer;
+  /** Body bytes kept at most; more is cut (the module's receive buffer is smaller anyway). */
+  maxBody?: number;
+}
+
+export class SocketTransport implements HttpTransport {
+  connectionsOpened = 0;
+  private httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private httpsAgent: https.Agent;
+  private seen = new WeakSet<object>();
+
+  constructor(private opts: SocketTransportOptions = {}) {
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.ca });
+  }
+
+  request(req: HttpRequest): Promise<HttpResult> {
+    const cap = this.opts.realTimeoutCapMs ?? req.timeoutMs;
+    const maxBody = this.opts.maxBody ?? 64 * 1024;
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (r: HttpResult) => {
+        if (settled) return;
+        settled = true;
+        resolve(r);
+      };
+      let url: URL;
+      try {
+        url = new URL(req.url);
+      } catch {
+        done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
+        return;
+      }
+      const isHttps = url.protocol === 'https:';
+      const lib = isHttps ? https : http;
+      const r = lib.request(url, {
+        method: req.method,
+        headers: { ...req.headers, 'content-length': String(req.body.length) },
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+      });
+      r.on('socket', (s) => {
+        if (!this.seen.has(s)) {
+          this.seen.add(s);
+          this.connectionsOpened++;
+        }
+      });
+      const timer = setTimeout(() => {
+        r.destroy();
+        done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
+      }, cap);
+      r.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        done({ status: transportError(e.code), headers: {}, body: EMPTY, virtualMs: 0 });
+      });
+      r.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < maxBody) chunks.push(c.subarray(0, maxBody - size));
+          size += c.length;
+        });
+        res.on('error', () => {
+          clearTimeout(timer);
+          done({ status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 });
+        });
+        res.on('aborted', () => {
+          clearTimeout(timer);
+          done({ status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 });
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k] = v;
+          done({ status: res.statusCode ?? NET_BROKEN, headers, body: new Uint8Array(Buffer.concat(chunks)), virtualMs: 0 });
+        });
+      });
+      r.end(Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length));
+    });
+  }
+
+  close() {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** Straight into a FakeCloud: no sockets, for large fleets and the power-cut proof. */
+export class MemoryTransport implements HttpTransport {
+  connectionsOpened = 0;
+  private connectedTo = '';
+  constructor(private cloud: FakeCloud) {}
+
+  async request(req: HttpRequest): Promise<HttpResult> {
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      return { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 };
+    }
+    const base = this.cloud.baseUrl ? new URL(this.cloud.baseUrl) : url;
+    if (url.host !== base.host) return { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 };
+    if (this.connectedTo !== url.host) {
+      this.connectedTo = url.host;
+      this.connectionsOpened++;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+    try {
+      const res = await this.cloud.handle({ method: req.method, path: url.pathname + url.search, headers, body: req.body, remoteAddress: '127.0.0.1' });
+      return { status: res.status, headers: res.headers, body: res.body, virtualMs: 0 };
+    } catch (e) {
+      this.connectedTo = '';
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ETIMEDOUT') return { status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs };
+      return { status: transportError(code), headers: {}, body: EMPTY, virtualMs: 0 };
+    }
+  }
+
+  close() {}
+}
