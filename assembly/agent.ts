@@ -10,7 +10,7 @@ import { logError, logWarn, logInfo, logDebug } from "./logger";
 import { Identity, loadIdentity, storeCred, validId, validKey, environmentProblem, hostAllowed } from "./identity";
 import { parseEnvironment } from "./url";
 import { asciiLower, trimAscii } from "./text";
-import { Settings, applySettings, SettingsResult } from "./settings";
+import { Settings, applySettings, SettingsResult, SETTING_NAMES, settingGet } from "./settings";
 import { AgentState, loadState, storeState, loadSettings, storeSettings, loadSeq, storeSeq } from "./persist";
 import { UtcClock, parseIso } from "./clock";
 import { BackoffPolicy, TRANSIENT, FORBIDDEN, LONG, backoffDelay } from "./backoff";
@@ -635,6 +635,7 @@ export class Agent {
     if (which == 9) return this.clock.known ? 1 : 0;
     if (which == 10) return <i64>this.st.backoffAttempt;
     if (which == 11) return <i64>this.requests;
+    if (which >= 12 && which < 12 + SETTING_NAMES.length) return <i64>settingGet(this.settings, which - 12);
     return -1;
   }
 }

@@ -15,6 +15,7 @@ export const FLAG_FAULT_INJECTION = 4;
 export const STAT = {
   recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6,
   boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11,
+  uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16,
 } as const;
 
 /** The raw flash of the uplink-log partition (host-sim/hal/flash.ts NorFlash fits). */

@@ -1,0 +1,148 @@
+// One simulated tracker against the fake cloud, over real loopback sockets, in virtual time:
+// what most suites start from. Every key the cloud issues and every module log line are
+// recorded for the secret scan (global-setup.ts).
+import fs from 'node:fs';
+import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
+import { startCloudServer } from '../../host-sim/cloud/server.ts';
+import type { FaultHook } from '../../host-sim/cloud/faults.ts';
+import { DeviceHost, STAT, type BoardSettings, type RawFlash } from '../../host-sim/device-host.ts';
+import { Scheduler } from '../../host-sim/scheduler.ts';
+import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
+import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
+import { Gnss, RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
+import { Rng } from '../../host-sim/hal/random.ts';
+import { recordLogLine, recordSecret } from './secrets-log.ts';
+
+export const RELEASE_WASM = 'build/trackagent.wasm';
+export const T0 = Date.parse('2026-11-23T00:00:00Z');
+export const MIN = 60_000;
+export const HOUR = 3_600_000;
+
+let compiled: WebAssembly.Module | null = null;
+export function releaseModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(fs.readFileSync(RELEASE_WASM));
+  return compiled;
+}
+
+let secretCounter = 0;
+/** Secrets the cloud issues: random, printable, recorded for the leak scan. */
+export function makeSecret(purpose: string): string {
+  const s = `${purpose.slice(0, 2)}_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}${(secretCounter++).toString(36)}`;
+  recordSecret(s);
+  return s;
+}
+
+export interface HarnessOptions {
+  board?: BoardSettings;
+  transport?: 'socket' | 'memory';
+  gnss?: GnssOptions;
+  seed?: number;
+  deviceId?: string;
+  flash?: { sectorSize: number; sectorCount: number; progSize: number };
+  faults?: FaultHook;
+}
+
+export class Harness {
+  sched = new Scheduler(T0);
+  cloud: FakeCloud;
+  url = '';
+  kv = new MemoryKv();
+  flash: RawFlash;
+  http!: HttpTransport;
+  device!: DeviceHost;
+  logs: { level: number; line: string }[] = [];
+  /** Every request that reached the cloud, in order. */
+  seen: { t: number; endpoint: string; key: string; body: string }[] = [];
+  /** The test's fault hook; may be replaced while the device runs. */
+  faults: FaultHook | null;
+  apiKey = '';
+  resetSecret = '';
+  readonly tenantId = 't1';
+  readonly deviceId: string;
+  private close: (() => Promise<void>) | null = null;
+  private rng: Rng;
+
+  constructor(readonly opts: HarnessOptions = {}) {
+    this.deviceId = opts.deviceId ?? 'trk-1';
+    this.rng = new Rng(opts.seed ?? 1);
+    // Every request the cloud sees is recorded (body and the key it carried) before the
+    // test's own fault hook, if any, decides its fate.
+    const observe: FaultHook = (ctx) => {
+      this.seen.push({ t: ctx.now, endpoint: ctx.endpoint, key: ctx.req.headers['x-api-key'] ?? '', body: new TextDecoder().decode(ctx.req.body) });
+      return this.faults?.(ctx) ?? null;
+    };
+    this.faults = opts.faults ?? null;
+    this.cloud = new FakeCloud({ now: () => this.sched.utcNow(), makeSecret, faults: observe });
+    const g = opts.flash ?? { sectorSize: 4096, sectorCount: 32, progSize: 4 };
+    this.flash = tempFlash(g); // TEMP until host-sim/hal/flash.ts lands
+  }
+
+  async start(): Promise<this> {
+    if ((this.opts.transport ?? 'socket') === 'socket') {
+      const server = await startCloudServer(this.cloud);
+      this.url = server.url;
+      this.close = () => server.close();
+      this.http = new SocketTransport({ realTimeoutCapMs: 300 });
+    } else {
+      this.url = 'https://cloud.test'; // no sockets, so a production (https-only) board can run
+      this.cloud.baseUrl = this.url;
+      this.http = new MemoryTransport(this.cloud);
+    }
+    const d = this.cloud.createDevice({ tenantId: this.tenantId, deviceId: this.deviceId });
+    this.apiKey = d.apiKey;
+    this.resetSecret = d.resetSecret;
+    provision(this.kv, { tenantId: this.tenantId, deviceId: this.deviceId, environment: this.url, apiKey: d.apiKey, resetSecret: d.resetSecret });
+    this.device = this.makeDevice();
+    this.sched.add(this.device);
+    return this;
+  }
+
+  makeDevice(board: BoardSettings = this.opts.board ?? { dev: true, firmware: '1.2.0' }): DeviceHost {
+    return new DeviceHost(releaseModule(), {
+      kv: this.kv,
+      flash: this.flash,
+      http: this.http,
+      gnss: new Gnss(new RandomWalk(this.rng), this.rng, this.opts.gnss),
+      rng: this.rng,
+      battery: () => 87,
+      log: (level, line) => {
+        this.logs.push({ level, line });
+        recordLogLine(line);
+      },
+    }, board);
+  }
+
+  /** Powers the device on (again); returns agent_start's status. */
+  boot(): number { return this.sched.boot(this.device); }
+
+  /** Power cycle: a new instance over the same KV and flash, at the current time. */
+  reboot(): number {
+    this.device.started = false;
+    return this.sched.boot(this.device);
+  }
+
+  async run(ms: number): Promise<void> { await this.sched.runUntil(this.sched.now + ms); }
+
+  stat(name: keyof typeof STAT): number { return this.device.stat(STAT[name]); }
+
+  uplinks() { return this.cloud.uplinksOf(this.deviceId); }
+  deviceRequests() { return this.cloud.requests.filter((r) => r.deviceId === this.deviceId && r.endpoint !== 'operator'); }
+  bodiesOf(endpoint: string): Record<string, unknown>[] {
+    return this.seen.filter((r) => r.endpoint === endpoint && r.body.length > 0).map((r) => JSON.parse(r.body));
+  }
+  logText(): string { return this.logs.map((l) => l.line).join('\n'); }
+
+  async stop(): Promise<void> {
+    this.http?.close();
+    await this.close?.();
+  }
+}
+
+export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
+  return new Harness(opts).start();
+}
+
+function tempFlash(g: { sectorSize: number; sectorCount: number; progSize: number }): RawFlash {
+  const img = new Uint8Array(g.sectorSize * g.sectorCount).fill(0xff);
+  return { ...g, read: (a, l) => img.slice(a, a + l), program: (a, d) => { for (let i = 0; i < d.length; i++) img[a + i] &= d[i]; return 0; }, erase: (s) => { img.fill(0xff, s * g.sectorSize, (s + 1) * g.sectorSize); return 0; } };
+}
