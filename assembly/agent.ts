@@ -19,9 +19,9 @@ import {
   ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, BACKFILL_MAX_BODY, NET_TIMEOUT,
 } from "./cloud";
 import { ObjectScan, J_STRING, J_OBJECT, decodeString } from "./json/scan";
-import { ConnectReport, stringifyConnect } from "./json/wire";
+import { ConnectReport, stringifyConnect, quoted, int } from "./json/wire";
 import { UplinkRecord, KIND_POSITION, KIND_HEALTH, RECORD_MAX, validFix, setFix, uplinkJson, recordUtc } from "./uplink";
-import { UplinkLog, LOG_OK } from "./ram_log_shim";
+import { UplinkLog, LOG_OK, LOG_ERR_CORRUPT } from "./log";
 
 export const FLAG_DEV: i32 = 1;
 export const FLAG_AFTER_TRAP: i32 = 2;
@@ -45,6 +45,7 @@ const SEQ_BLOCK: u64 = 32;
 const MAX_SLEEP_MS: i64 = 3_600_000;
 const KEY_ROTATE_MARGIN_MS: i64 = 86_400_000;
 const NEVER: i64 = I64.MAX_VALUE;
+const KEY_EXPIRES_IGNORED = "connect: keyExpires ignored: ";
 
 export class BoardConfig {
   dev: bool = false;
@@ -59,12 +60,17 @@ export function parseBoardConfig(text: string, flags: i32): BoardConfig {
   const c = new BoardConfig();
   c.dev = (flags & FLAG_DEV) != 0;
   c.faultInjection = (flags & FLAG_FAULT_INJECTION) != 0;
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = trimAscii(lines[i]);
+  let start = 0;
+  let lineNo = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = trimAscii(text.substring(start, end));
+    start = end + 1;
+    lineNo++;
     if (line.length == 0) continue;
     const eq = line.indexOf("=");
-    if (eq <= 0) { c.error = "board config line " + (i + 1).toString() + " is not key=value"; return c; }
+    if (eq <= 0) { c.error = "board config line " + lineNo.toString() + " is not key=value"; return c; }
     const key = line.substring(0, eq);
     const value = line.substring(eq + 1);
     if (key == "allow_host") {
@@ -72,7 +78,7 @@ export function parseBoardConfig(text: string, flags: i32): BoardConfig {
       if (!u.ok || u.port != 0 || u.host != asciiLower(value)) { c.error = "board config: bad allow_host '" + value + "'"; return c; }
       c.allowHosts.push(u.host);
     } else if (key == "firmware") {
-      if (value.length == 0 || value.length > 32) { c.error = "board config: firmware must be 1-32 characters"; return c; }
+      if (value.length == 0 || value.length > 32) { c.error = "board config: firmware not 1-32 characters"; return c; }
       c.firmware = value;
     } else {
       c.error = "board config: unknown key '" + key + "'";
@@ -141,7 +147,7 @@ export class Agent {
       return START_BAD_IDENTITY;
     }
     const rc = this.log.mount();
-    if (rc != LOG_OK) logError("uplink log: mount failed (" + rc.toString() + "): recording continues in a fresh log");
+    if (rc != LOG_OK) logError("uplink log: mount failed (" + rc.toString() + "): will retry; check the flash partition");
     this.settings = loadSettings();
     this.st = loadState();
     this.st.boots++;
@@ -157,7 +163,7 @@ export class Agent {
       this.waitUntil = now + this.st.backoffWaitMs;
       this.resumeOp = this.st.backoffResume == <u32>Op.RESET ? Op.RESET : Op.CONNECT;
       this.state = State.BACKING_OFF;
-      logInfo("resuming back-off: next attempt in " + (this.st.backoffWaitMs / 1000).toString() + " s");
+      logInfo("back-off resumed: next try in " + (this.st.backoffWaitMs / 1000).toString() + " s");
     }
     this.persistState();
     this.nextSampleAt = now;
@@ -198,7 +204,7 @@ export class Agent {
 
   private stepSampling(now: i64): void {
     if (this.gnssActive && now >= this.gnssDeadline + GNSS_GRACE_MS) {
-      logWarn("GNSS: no answer from the receiver within its timeout; recording without a fix");
+      logWarn("GNSS: no answer in time; recorded without a fix");
       this.gnssActive = false;
       this.recordPosition(now, false, 0, 0, 0);
     }
@@ -279,7 +285,7 @@ export class Agent {
   private append(r: UplinkRecord): void {
     if (this.nextId >= this.reservedUpTo) {
       if (storeSeq(this.nextId + SEQ_BLOCK) != 0) {
-        logError("key-value store: cannot reserve uplink ids; uplink not recorded");
+        logError("key-value store: no id reserved; uplink lost");
         this.st.dropped++;
         this.persistState();
         return;
@@ -300,7 +306,7 @@ export class Agent {
     if (lost > this.droppedSeen) {
       this.st.dropped += lost - this.droppedSeen;
       this.droppedSeen = lost;
-      logWarn("uplink log full: " + this.st.dropped.toString() + " oldest uplinks dropped so far");
+      logWarn("log full: " + this.st.dropped.toString() + " oldest uplinks dropped so far");
       this.persistState();
     }
   }
@@ -311,7 +317,7 @@ export class Agent {
   private stepNetwork(now: i64): void {
     if (this.inflight != Op.NONE) {
       if (now - this.inflightSince >= HTTP_WATCHDOG_MS) {
-        logWarn("HTTP: the host never answered request " + this.reqId.toString() + "; treating it as a timeout");
+        logWarn("HTTP: no answer to request " + this.reqId.toString() + "; timed out");
         this.onHttpAnswer(now, this.reqId, NET_TIMEOUT, 0, 0, 0);
       }
       return;
@@ -326,7 +332,7 @@ export class Agent {
     if (this.needReset) { this.sendReset(now); return; }
     if (!this.connected || now >= this.nextConnectAt) { this.sendConnect(now); return; }
     if (now >= this.rotateAt) {
-      logInfo("API key expires soon: rotating it");
+      logInfo("API key expires soon: rotating");
       this.rotateAt = NEVER;
       this.needReset = true;
       this.sendReset(now);
@@ -354,11 +360,11 @@ export class Agent {
 
   private sendConnect(now: i64): void {
     const r = new ConnectReport();
-    r.firmware = this.cfg.firmware;
-    r.bufferedUplinks = this.log.count();
-    r.lastUplinkId = <i64>(this.nextId - 1);
-    r.droppedUplinks = <i64>this.st.dropped;
-    r.settingsRejected = this.st.pendingRejection;
+    r.firmware = quoted(this.cfg.firmware);
+    r.bufferedUplinks = int(this.log.count());
+    r.lastUplinkId = int(<i64>(this.nextId - 1));
+    r.droppedUplinks = int(<i64>this.st.dropped);
+    if (this.st.pendingRejection.length > 0) r.settingsRejected = quoted(this.st.pendingRejection);
     this.rejectionSent = this.st.pendingRejection;
     this.begin(now, Op.CONNECT, ENDPOINT_CONNECT, stringifyConnect(r));
   }
@@ -368,30 +374,33 @@ export class Agent {
   }
 
   private sendUplinks(now: i64): void {
+    if (this.beginUplinks(now)) return;
+    // Nothing could be sent (a record unreadable, a flash error): try again in a second, not
+    // in a tight loop.
+    if (this.log.count() > 0) this.waitUntil = now + 1_000;
+  }
+
+  /** Starts /uplinks (one record, nothing else buffered) or /uplinks/backfill; false if not. */
+  private beginUplinks(now: i64): bool {
     const count = this.log.count();
-    if (count == 1) {
-      const len = this.log.read(0, this.recBuf, RECORD_MAX, this.idBuf);
-      const id = load<u64>(this.idBuf);
-      if (len < 0 || !this.rec.decode(this.recBuf, len)) { this.skipUnreadable(id); return; }
-      this.sentCount = 1;
-      this.sentLastId = id;
-      this.begin(now, Op.SEND, ENDPOINT_UPLINK, uplinkJson(id, this.rec, this.clock, this.st.boots));
-      return;
-    }
-    // Backfill: oldest first, within the batch size and 16 KiB of body.
+    // Backfill: oldest first, within the batch size and 16 KiB of body. One record alone goes
+    // live to /uplinks.
     let limit = this.settings.backfillBatchSize;
     if (this.batchLimit > 0 && this.batchLimit < limit) limit = this.batchLimit;
-    let body = "{\"uplinks\":[";
-    let bytes = 13; // the envelope, closing "]}" included
+    let body = "";
+    let bytes = 13; // the backfill envelope, closing "]}" included
     let n: i32 = 0;
     let lastId: u64 = 0;
     for (let i: u32 = 0; i < count && n < limit; i++) {
       const len = this.log.read(i, this.recBuf, RECORD_MAX, this.idBuf);
-      const id = load<u64>(this.idBuf);
-      if (len < 0) break;
-      if (!this.rec.decode(this.recBuf, len)) {
-        if (n == 0) { this.skipUnreadable(id); return; }
+      if (len < 0) {
+        if (n == 0) this.unreadableOldest(len);
         break; // send what precedes it; it is dealt with when it is the oldest
+      }
+      const id = load<u64>(this.idBuf);
+      if (!this.rec.decode(this.recBuf, len)) {
+        if (n == 0) this.skipUnreadable(id);
+        break;
       }
       const item = uplinkJson(id, this.rec, this.clock, this.st.boots);
       const itemBytes = String.UTF8.byteLength(item) + (n > 0 ? 1 : 0);
@@ -402,16 +411,23 @@ export class Agent {
       n++;
       lastId = id;
     }
-    if (n == 0) return;
-    body += "]}";
+    if (n == 0) return false;
     this.sentCount = n;
     this.sentLastId = lastId;
-    this.begin(now, Op.SEND, ENDPOINT_BACKFILL, body);
+    if (count == 1) this.begin(now, Op.SEND, ENDPOINT_UPLINK, body);
+    else this.begin(now, Op.SEND, ENDPOINT_BACKFILL, "{\"uplinks\":[" + body + "]}");
+    return true;
+  }
+
+  /** The oldest record cannot be read. A torn one (cut while it was written) is skipped. */
+  private unreadableOldest(rc: i32): void {
+    if (rc == LOG_ERR_CORRUPT) this.skipUnreadable(this.log.oldestId());
+    else logError("uplink log: read failed (" + rc.toString() + "); retrying");
   }
 
   /** A log record of no shape this firmware knows cannot be sent; it must not block the rest. */
   private skipUnreadable(id: u64): void {
-    logError("uplink log: record " + id.toString() + " is unreadable and was skipped");
+    logError("uplink log: record " + id.toString() + " unreadable, skipped");
     this.st.dropped++;
     this.persistState();
     this.log.ack(id);
@@ -424,14 +440,14 @@ export class Agent {
     this.state = State.IDLE;
     // The host's lengths are checked like any other input.
     if (hdrLen < 0 || bodyLen < 0 || hdrLen > RX_CAPACITY || bodyLen > RX_CAPACITY - hdrLen) {
-      logError("HTTP: host reported an answer larger than the receive buffer; treated as a broken connection");
+      logError("HTTP: answer overflows rx buffer");
       status = -3;
       hdrLen = 0;
       bodyLen = 0;
     }
     const headers = parseResponseHeaders(String.UTF8.decodeUnsafe(rxBase, hdrLen), this.clock, now);
     if (headers.dateMs >= 0) this.clock.hint(headers.dateMs, now);
-    if (headers.retryAfterClamped) logWarn("Retry-After longer than 7 days: waiting 7 days");
+    if (headers.retryAfterClamped) logWarn("Retry-After over 7 days: waiting 7 days");
     const truncated = (flags & 1) != 0;
     const verdict = classify(status);
     if (op == Op.CONNECT) this.onConnectAnswer(now, status, verdict, headers.retryAfterMs, rxBase + <usize>hdrLen, bodyLen, truncated);
@@ -461,7 +477,7 @@ export class Agent {
     const scan = this.scan;
     if (truncated || !scan.scan(body, len)) {
       const why = truncated ? "body too large" : scan.error;
-      this.rejectSettings("settings: connect answer unreadable (" + why + ")");
+      this.rejectSettings("settings: answer unreadable (" + why + ")");
       return;
     }
     const s = scan.find("settings");
@@ -472,7 +488,7 @@ export class Agent {
       const m = scan.members[k];
       const text = m.kind == J_STRING ? decodeString(m.start, m.end) : null;
       expires = text == null ? -1 : parseIso(text!);
-      if (expires < 0) logWarn("connect: keyExpires unreadable; ignored");
+      if (expires < 0) logWarn(KEY_EXPIRES_IGNORED + "unreadable");
     }
     if (s >= 0) {
       const result: SettingsResult = applySettings(this.settings, scan.members[s], this.subScan);
@@ -480,7 +496,7 @@ export class Agent {
         this.rejectSettings(result.rejection);
       } else if (!result.settings!.equals(this.settings)) {
         this.settings = result.settings!;
-        if (storeSettings(this.settings) != 0) logError("key-value store: new settings applied but not stored");
+        if (storeSettings(this.settings) != 0) logError("key-value store: settings applied, not stored");
         logInfo("settings updated");
         this.nextConnectAt = now + <i64>this.settings.heartbeatS * 1000;
       }
@@ -489,7 +505,7 @@ export class Agent {
   }
 
   private rejectSettings(why: string): void {
-    logWarn("settings rejected, keeping the last good ones: " + why);
+    logWarn("settings rejected, last good kept: " + why);
     this.st.pendingRejection = why;
     this.st.settingsRejectedCount++;
     this.persistState();
@@ -497,7 +513,7 @@ export class Agent {
 
   private scheduleRotation(now: i64, expiresUtc: i64): void {
     if (!this.clock.known) {
-      logWarn("connect: keyExpires given but UTC unknown; rotation not scheduled");
+      logWarn(KEY_EXPIRES_IGNORED + "UTC unknown");
       return;
     }
     const remaining = expiresUtc - this.clock.utcAt(now);
@@ -523,7 +539,7 @@ export class Agent {
       return;
     }
     if (status == 401 || status == 403) {
-      logError("reset: the reset secret was refused (HTTP " + status.toString() + "): the device cannot recover by itself; re-provision its reset secret");
+      logError("reset: reset secret refused (HTTP " + status.toString() + "): cannot recover alone; re-provision the reset secret");
       this.failed(now, Op.RESET, status, Verdict.GONE, retryAfterMs, "reset");
       return;
     }
@@ -546,7 +562,7 @@ export class Agent {
     if (problem.length > 0) return "environment refused: " + problem;
     const u = parseEnvironment(environment!);
     if (!hostAllowed(u, this.id.host(), this.cfg.allowHosts)) return "environment host " + u.host + " is not on the allow-list";
-    if (storeCred(this.id, environment!, apiKey!) != 0) return "key-value store refused the new credentials";
+    if (storeCred(this.id, environment!, apiKey!) != 0) return "key-value store refused the new key";
     return "";
   }
 
@@ -561,9 +577,9 @@ export class Agent {
   private onSendAnswer(now: i64, status: i32, v: Verdict, retryAfterMs: i64, body: usize, len: i32, truncated: bool): void {
     if (v == Verdict.OK || v == Verdict.DUPLICATE) {
       if (this.sentCount > 1 && v == Verdict.OK && (truncated || !this.scan.scan(body, len) || this.scan.find("accepted") < 0)) {
-        logDebug("backfill: answer body unreadable; the status alone acknowledges the batch");
+        logDebug("backfill: body unreadable; status acks it");
       }
-      if (this.log.ack(this.sentLastId) != LOG_OK) logError("uplink log: acknowledgement not stored; the batch may be sent again");
+      if (this.log.ack(this.sentLastId) != LOG_OK) logError("uplink log: ack not stored; may resend");
       this.acked += <u64>this.sentCount;
       this.succeeded();
       return;
@@ -592,7 +608,7 @@ export class Agent {
     if (v == Verdict.RESET) {
       this.connected = false;
       if (!this.resetJustDone) {
-        logWarn(what + ": HTTP 401, the API key is no longer valid: resetting");
+        logWarn(what + ": HTTP 401, API key invalid: resetting");
         this.needReset = true;
         return;
       }
@@ -614,12 +630,12 @@ export class Agent {
     this.st.backoffWaitMs = wait;
     this.st.backoffResume = <u32>(this.resumeOp == Op.SEND ? Op.CONNECT : this.resumeOp);
     this.persistState();
-    const reason = v == Verdict.FORBIDDEN ? " (key lacks a scope or the device is disabled)" : v == Verdict.GONE ? " (device unknown to the cloud; data kept)" : "";
+    const reason = v == Verdict.FORBIDDEN ? " (key lacks scope or device disabled)" : v == Verdict.GONE ? " (device unknown; data kept)" : "";
     logWarn(what + ": " + statusText(status) + reason + "; retry " + this.st.backoffAttempt.toString() + " in " + (wait / 1000).toString() + " s");
   }
 
   private persistState(): void {
-    if (storeState(this.st) != 0) logError("key-value store: agent state not stored");
+    if (storeState(this.st) != 0) logError("key-value store: state not stored");
   }
 
   stat(which: i32): i64 {

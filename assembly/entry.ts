@@ -5,7 +5,7 @@
 // Each export runs to completion and then collects garbage, so memory stays bounded however long the device runs:
 // with the minimal runtime nothing is live on the stack between calls.
 import { Agent, BoardConfig, parseBoardConfig, RX_CAPACITY, rxBase, FLAG_AFTER_TRAP, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
-import { UplinkLog } from "./ram_log_shim";
+import { UplinkLog } from "./log";
 import { logError } from "./logger";
 import "./abort"; // the abort handler named in asconfig.json
 
@@ -25,8 +25,8 @@ export function agent_start(now: i64, cfgLen: i32, flags: i32, sectorSize: i32, 
 }
 
 function start(now: i64, cfgLen: i32, flags: i32, sectorSize: i32, sectorCount: i32, progSize: i32): i32 {
-  if (agent != null) { logError("agent_start called twice; ignored"); return START_BAD_CONFIG; }
-  if (cfgLen < 0 || cfgLen > RX_CAPACITY) { logError("board config: length out of range"); return START_BAD_CONFIG; }
+  if (agent != null) { logError("agent_start called twice"); return START_BAD_CONFIG; }
+  if (cfgLen < 0 || cfgLen > RX_CAPACITY) { logError("board config too long"); return START_BAD_CONFIG; }
   const cfg: BoardConfig = parseBoardConfig(String.UTF8.decodeUnsafe(rxBase, cfgLen), flags);
   if (cfg.error.length > 0) { logError(cfg.error + ": fix the board configuration"); return START_BAD_CONFIG; }
   if (sectorSize <= 0 || sectorCount <= 0 || progSize <= 0 || !UplinkLog.geometryOk(<u32>sectorSize, <u32>sectorCount, <u32>progSize)) {

@@ -34,7 +34,7 @@ export function validKey(s: string): bool {
 export function environmentProblem(env: string, devConfig: bool): string {
   const u = parseEnvironment(env);
   if (!u.ok) return u.error;
-  if (!u.https && !devConfig) return "plain http:// is refused by a production configuration";
+  if (!u.https && !devConfig) return "http:// refused by a production board";
   return "";
 }
 
@@ -50,17 +50,30 @@ export class Identity {
   host(): string { return parseEnvironment(this.environment).host; }
 }
 
+const ID_FORM = "1-64 of A-Z a-z 0-9 _ -";
+const KEY_FORM = "16-128 printable ASCII";
+
+function missing(id: Identity, field: string): Identity {
+  id.error = field + " missing";
+  return id;
+}
+
+function malformed(id: Identity, field: string, form: string): Identity {
+  id.error = field + " malformed (" + form + ")";
+  return id;
+}
+
 export function loadIdentity(devConfig: bool): Identity {
   const id = new Identity();
   const tenant = kvGetString("tenantId");
   const device = kvGetString("deviceId");
   const secret = kvGetString("resetSecret");
-  if (tenant == null) { id.error = "tenantId missing"; return id; }
-  if (!validId(tenant)) { id.error = "tenantId malformed (1-64 of A-Z a-z 0-9 _ -)"; return id; }
-  if (device == null) { id.error = "deviceId missing"; return id; }
-  if (!validId(device)) { id.error = "deviceId malformed (1-64 of A-Z a-z 0-9 _ -)"; return id; }
-  if (secret == null) { id.error = "resetSecret missing"; return id; }
-  if (!validKey(secret)) { id.error = "resetSecret malformed (16-128 printable ASCII)"; return id; }
+  if (tenant == null) return missing(id, "tenantId");
+  if (!validId(tenant)) return malformed(id, "tenantId", ID_FORM);
+  if (device == null) return missing(id, "deviceId");
+  if (!validId(device)) return malformed(id, "deviceId", ID_FORM);
+  if (secret == null) return missing(id, "resetSecret");
+  if (!validKey(secret)) return malformed(id, "resetSecret", KEY_FORM);
   id.tenantId = tenant;
   id.deviceId = device;
   id.resetSecret = secret;
@@ -69,11 +82,11 @@ export function loadIdentity(devConfig: bool): Identity {
 
   const env = kvGetString("environment");
   const key = kvGetString("apiKey");
-  if (env == null) { id.error = "environment missing"; return id; }
+  if (env == null) return missing(id, "environment");
   const problem = environmentProblem(env, devConfig);
   if (problem.length > 0) { id.error = "environment malformed: " + problem; return id; }
-  if (key == null) { id.error = "apiKey missing"; return id; }
-  if (!validKey(key)) { id.error = "apiKey malformed (16-128 printable ASCII)"; return id; }
+  if (key == null) return missing(id, "apiKey");
+  if (!validKey(key)) return malformed(id, "apiKey", KEY_FORM);
   id.environment = env;
   id.apiKey = key;
   return id;

@@ -24,7 +24,7 @@ export function loadSettings(): Settings {
     settingSet(loaded, i, <i32>v);
   }
   if (version != SETTINGS_VERSION || !rd.atEnd()) {
-    logWarn("stored settings unreadable: using factory settings");
+    logWarn("stored settings unreadable: factory used");
     return s;
   }
   return loaded;
@@ -67,7 +67,7 @@ export function loadState(): AgentState {
   loaded.backoffWaitMs = rd.i64();
   loaded.backoffResume = rd.u8();
   if (version != STATE_VERSION || !rd.atEnd() || loaded.backoffWaitMs < 0 || loaded.backoffWaitMs > 8 * 86_400_000) {
-    logWarn("stored agent state unreadable: counters restart from zero");
+    logWarn("stored state unreadable: counters reset");
     return s;
   }
   return loaded;
@@ -103,7 +103,7 @@ export function loadSeq(): u64 {
   const version = rd.u8();
   const v = rd.u64();
   if (version != SEQ_VERSION || !rd.atEnd() || v == 0) {
-    logWarn("stored uplink sequence unreadable: continuing after the highest id in the log");
+    logWarn("stored uplink id unreadable: using the log's");
     return 1;
   }
   return v;

@@ -1,7 +1,7 @@
 // An uplink as the log stores it: a compact binary record, so that its absolute timestamp
 // can be decided when it is sent (an uplink recorded before UTC was known is re-anchored
 // then, or goes with "timeUnknown"). Records read back from flash are checked field by field.
-import { PositionUplink, HealthUplink, stringifyPosition, stringifyHealth } from "./json/wire";
+import { PositionUplink, HealthUplink, stringifyPosition, stringifyHealth, quoted, int } from "./json/wire";
 import { formatIso, UtcClock } from "./clock";
 import { formatFixed } from "./json/fixed";
 import { JSON } from "json-as";
@@ -119,32 +119,32 @@ export function recordUtc(r: UplinkRecord, clock: UtcClock, currentBoot: u32): i
 /** The uplink's JSON, as sent alone or as one entry of a backfill. */
 export function uplinkJson(id: u64, r: UplinkRecord, clock: UtcClock, currentBoot: u32): string {
   const utc = recordUtc(r, clock, currentBoot);
-  const timestamp = utc >= 0 ? formatIso(utc) : "";
+  const timestamp = utc >= 0 ? quoted(formatIso(utc)) : new JSON.Raw("");
   if (r.kind == KIND_POSITION) {
     const u = new PositionUplink();
-    u.id = <i64>id;
+    u.id = int(<i64>id);
     u.timestamp = timestamp;
     const d = u.data;
     d.fix = r.fix;
     d.latitude = new JSON.Raw(formatFixed(r.latE7, 7));
     d.longitude = new JSON.Raw(formatFixed(r.lonE7, 7));
     d.accuracyM = new JSON.Raw(formatFixed(<i32>r.accuracyDm, 1));
-    d.battery = r.battery;
+    if (r.battery >= 0) d.battery = int(r.battery);
     d.timeUnknown = utc < 0;
     return stringifyPosition(u);
   }
   const h = new HealthUplink();
-  h.id = <i64>id;
+  h.id = int(<i64>id);
   h.timestamp = timestamp;
   const d = h.data;
-  d.battery = r.battery;
-  d.bootCount = r.bootCount;
-  d.bufferedUplinks = r.buffered;
-  d.oldestBufferedAgeS = r.oldestAgeS;
-  d.droppedUplinks = r.dropped;
-  d.settingsRejected = r.settingsRejected;
-  d.resets = r.resets;
-  d.trapsRecovered = r.traps;
+  if (r.battery >= 0) d.battery = int(r.battery);
+  d.bootCount = int(r.bootCount);
+  d.bufferedUplinks = int(r.buffered);
+  if (r.oldestAgeS >= 0) d.oldestBufferedAgeS = int(r.oldestAgeS);
+  d.droppedUplinks = int(r.dropped);
+  d.settingsRejected = int(r.settingsRejected);
+  d.resets = int(r.resets);
+  d.trapsRecovered = int(r.traps);
   d.timeUnknown = utc < 0;
   return stringifyHealth(h);
 }

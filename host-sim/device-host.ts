@@ -6,6 +6,10 @@ import type { KvStore } from './hal/kv.ts';
 import type { HttpTransport, HttpResult } from './hal/http.ts';
 import type { Gnss, GnssAnswer } from './hal/gnss.ts';
 import type { Rng } from './hal/random.ts';
+import { flashImports, type NorFlash } from './hal/flash.ts';
+
+/** The raw flash of the uplink-log partition (the simulator's NOR flash). */
+export type RawFlash = NorFlash;
 
 export const ABI_VERSION = 1;
 export const FLAG_DEV = 1;
@@ -18,19 +22,9 @@ export const STAT = {
   uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16,
 } as const;
 
-/** The raw flash of the uplink-log partition (host-sim/hal/flash.ts NorFlash fits). */
-export interface RawFlash {
-  readonly sectorSize: number;
-  readonly sectorCount: number;
-  readonly progSize: number;
-  read(addr: number, len: number): Uint8Array;
-  program(addr: number, data: Uint8Array): number;
-  erase(sector: number): number;
-}
-
 export interface DeviceHal {
   kv: KvStore;
-  flash: RawFlash;
+  flash: NorFlash;
   http: HttpTransport;
   gnss: Gnss;
   rng: Rng;
@@ -230,19 +224,7 @@ export class DeviceHost {
         if (key === null || val === null) return BAD_POINTER;
         return hal.kv.set(key, Uint8Array.from(val));
       },
-      flash_read: (addr: number, ptr: number, len: number) => {
-        const buf = this.bytes(ptr, len);
-        if (buf === null) return BAD_POINTER;
-        if (addr < 0 || addr + len > hal.flash.sectorSize * hal.flash.sectorCount) return -1;
-        buf.set(hal.flash.read(addr >>> 0, len));
-        return 0;
-      },
-      flash_program: (addr: number, ptr: number, len: number) => {
-        const buf = this.bytes(ptr, len);
-        if (buf === null) return BAD_POINTER;
-        return hal.flash.program(addr >>> 0, Uint8Array.from(buf));
-      },
-      flash_erase: (sector: number) => hal.flash.erase(sector >>> 0),
+      ...flashImports(() => this.ex.memory, hal.flash),
       http_request: (reqId: number, method: number, up: number, ul: number, hp: number, hl: number, bp: number, bl: number, timeoutMs: number) => {
         const url = this.text(up, ul);
         const head = this.text(hp, hl);
@@ -257,7 +239,8 @@ export class DeviceHost {
         const slot: NonNullable<DeviceHost['http']> = { reqId, promise: Promise.resolve() };
         slot.promise = hal.http
           .request({ method: method === 1 ? 'POST' : 'GET', url, headers, body: Uint8Array.from(body), timeoutMs })
-          .then((r) => { slot.result = r; });
+          // A transport that throws is a broken connection, never a request left pending forever.
+          .then((r) => { slot.result = r; }, () => { slot.result = { status: -3, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
         this.http = slot;
         return 0;
       },

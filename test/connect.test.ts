@@ -88,7 +88,7 @@ describe('connect', () => {
     expect(settingsInForce(h)).toEqual(FACTORY);
     const connects = h.bodiesOf('connect');
     expect(connects.length).toBeGreaterThanOrEqual(2);
-    expect(connects[1].settingsRejected).toMatch(/^settings: connect answer unreadable/);
+    expect(connects[1].settingsRejected).toMatch(/^settings: answer unreadable/);
     expect(h.uplinks().length).toBeGreaterThan(5);
   });
 });

@@ -70,6 +70,6 @@ describe('identity', () => {
     expect(h.stat('uplinkIntervalS')).toBe(300);
     await h.run(10 * MIN);
     expect(h.uplinks().length).toBeGreaterThan(0);
-    expect(h.logText()).toContain('stored settings unreadable');
+    expect(h.logText()).toContain('stored settings unreadable: factory used');
   });
 });

@@ -231,7 +231,7 @@ describe('uplink log: basics', () => {
       }
       expect(b.dropped()).toBe(0);
       expect(b.readAll().map((r) => [r.id, hex(r.payload)])).toEqual(pending.map((r) => [r.id, hex(r.payload)]));
-      // 6000 records of ~66 bytes is ~100 laps of 8 sectors of 4096 bytes... at least 10.
+      // 6000 records of ~68 bytes are about 12 laps of 8 sectors of 4096 bytes.
       const wear = flash.erasesPerSector;
       expect(Math.min(...wear)).toBeGreaterThanOrEqual(10);
       expect(Math.max(...wear) - Math.min(...wear)).toBeLessThanOrEqual(1);
@@ -278,21 +278,69 @@ describe('uplink log: basics', () => {
     expect(b.ack(2n)).toBe(LOG_OK);
     expect([flash.erases, flash.programs]).toEqual([1, 4]);
     // A mount programs the last entry again in place (same bits: it may have been the torn
-    // program), and the first program after it carries one pad unit in front.
+    // program) with a pad unit behind it, in one program; appends then go after the pad.
     let b2 = boot(flash);
     expect([flash.erases, flash.programs]).toEqual([1, 5]);
-    expect(flash.bytesProgrammed).toBe(HEADER + 2 * recordBytes(40, g.progSize) + 2 * recordBytes(0, g.progSize));
+    const ack = recordBytes(0, g.progSize);
+    expect(flash.bytesProgrammed).toBe(HEADER + 2 * recordBytes(40, g.progSize) + 2 * ack + g.progSize);
     let bytes = flash.bytesProgrammed;
     expect(b2.append(3n, payloadFor(3n, 40))).toBe(LOG_OK);
     expect([flash.erases, flash.programs]).toEqual([1, 6]);
-    expect(flash.bytesProgrammed - bytes).toBe(g.progSize + recordBytes(40, g.progSize));
-    // A mount after a power-on that wrote nothing writes nothing either.
+    expect(flash.bytesProgrammed - bytes).toBe(recordBytes(40, g.progSize));
+    // A mount after a power-on that wrote nothing writes nothing; the first append after it
+    // carries one pad unit in front (still one program).
+    b2 = boot(flash);
+    expect([flash.erases, flash.programs]).toEqual([1, 7]);
     b2 = boot(flash);
     b2 = boot(flash);
     expect([flash.erases, flash.programs]).toEqual([1, 7]);
     bytes = flash.bytesProgrammed;
     expect(b2.append(4n, payloadFor(4n, 40))).toBe(LOG_OK);
+    expect([flash.erases, flash.programs]).toEqual([1, 8]);
     expect(flash.bytesProgrammed - bytes).toBe(g.progSize + recordBytes(40, g.progSize));
+  });
+});
+
+describe('uplink log: host flash errors', () => {
+  /** A flash whose next program / erase / read fails with an error code (no power cut). */
+  class FailingFlash extends NorFlash {
+    failProgram = 0; failErase = 0; failRead = 0;
+    program(addr: number, data: Uint8Array) { return this.failProgram-- > 0 ? -5 : super.program(addr, data); }
+    erase(sector: number) { return this.failErase-- > 0 ? -5 : super.erase(sector); }
+    readInto(addr: number, out: Uint8Array) { return this.failRead-- > 0 ? -5 : super.readInto(addr, out); }
+  }
+
+  it('reports LOG_ERR_IO, rescans on the next call, and loses nothing that returned OK', () => {
+    const flash = new FailingFlash({ sectorSize: 512, sectorCount: 3, progSize: 4 });
+    const b = boot(flash);
+    const ok: bigint[] = [];
+    let id = 0n;
+    for (let i = 0; i < 60; i++) {
+      id++;
+      if (i % 7 === 3) flash.failProgram = 1;
+      if (i % 11 === 5) flash.failErase = 1;
+      if (i % 13 === 8) flash.failRead = 1;
+      const rc = b.append(id, payloadFor(id, 40));
+      if (rc === LOG_OK) ok.push(id);
+      else expect(rc).toBe(-1);
+      flash.failProgram = flash.failErase = flash.failRead = 0;
+    }
+    expect(ok.length).toBeGreaterThan(30);
+    // Every append that returned OK is there unless the full log dropped it (oldest first);
+    // one that returned LOG_ERR_IO may or may not have landed.
+    const check = (got: bigint[]) => {
+      expect(got.length).toBeGreaterThan(5);
+      expect(got.every((v, i) => i === 0 || v > got[i - 1])).toBe(true);
+      expect(got.at(-1)).toBe(ok.at(-1));
+      expect(ok.filter((v) => v >= got[0]).every((v) => got.includes(v))).toBe(true);
+    };
+    const got = b.readAll().map((r) => r.id);
+    check(got);
+    const again = boot(flash);
+    expect(again.readAll().map((r) => r.id)).toEqual(got);
+    // A mount that cannot read says so.
+    flash.failRead = 1;
+    expect(new Board(flash).mount()).toBe(-1);
   });
 });
 
@@ -445,6 +493,11 @@ function runWithCuts(g: Geometry, model: FlashModel, seed: number, script: Step[
 
   const check = (board: Board, eraseStarted: boolean) => {
     const got = board.readAll();
+    // Within one power-on the log must not change its mind (a torn cell reads at random).
+    const again = board.readAll();
+    if (again.length !== got.length || again.some((r, i) => r.id !== got[i].id || hex(r.payload) !== hex(got[i].payload))) {
+      fail(`two reads of the same mount differ: ${got.map((r) => r.id)} then ${again.map((r) => r.id)}`);
+    }
     let prev = 0n;
     const present = new Set<bigint>();
     for (const r of got) {
@@ -534,6 +587,49 @@ function countOps(g: Geometry, script: Step[]): number {
 }
 
 describe('uplink log: a power cut at every program and erase', () => {
+  // Flaky cells: many short runs cut within the first few operations of each power-on, where
+  // the repair of the previous cut is itself cut, across every program unit size.
+  it('flaky: a program cut before anything stuck is padded over, not programmed over', () => {
+    // The torn entry clears bits 5 and 7 of its length byte (95 = 0x5f); the next one leaves
+    // bit 5 set (32 = 0x20). Where the cut left those bits weak and they read back 1 at the
+    // mount, only the pad unit keeps the next entry off them.
+    const g = { sectorSize: 256, sectorCount: 4, progSize: 2 };
+    let cleanLooking = 0;
+    for (let seed = 1; seed <= 6000 && cleanLooking < 4; seed++) {
+      const flash = new NorFlash({ ...g, model: 'flaky', seed });
+      let b = boot(flash);
+      for (let i = 1n; i <= 2n; i++) expect(b.append(i, payloadFor(i, 20))).toBe(LOG_OK);
+      b = boot(flash); // heals entry 2 and pads behind it
+      flash.cutAfter(0);
+      expect(() => b.append(3n, payloadFor(3n, 95))).toThrow(PowerCut);
+      if (flash.lastCut!.landed !== 0) continue;
+      flash.powerOn();
+      const before = flash.programs;
+      b = boot(flash);
+      if (flash.programs === before) cleanLooking++; // nothing looked torn: no repair written
+      expect(b.append(4n, payloadFor(4n, 32))).toBe(LOG_OK);
+      for (let k = 0; k < 4; k++) {
+        b = boot(flash);
+        const got = b.readAll();
+        expect(got.map((r) => r.id)).toEqual(got.length === 4 ? [1n, 2n, 3n, 4n] : [1n, 2n, 4n]);
+        expect(hex(got.at(-1)!.payload)).toBe(hex(payloadFor(4n, 32)));
+      }
+    }
+    expect(cleanLooking).toBe(4);
+  });
+
+  it('flaky: torture, cut 0..3 operations after each boot, 1500 boots', () => {
+    let cuts = 0;
+    for (let run = 0; run < 60; run++) {
+      const progSize = [1, 2, 4, 8, 16][run % 5];
+      const g = { sectorSize: 256, sectorCount: 3 + (run % 2), progSize };
+      const script = makeScript(1000 + run, 50);
+      const pick = new Rng(run);
+      cuts += runWithCuts(g, 'flaky', 5000 + run, script, pick.int(0, 3), () => pick.int(0, 3)).cuts;
+    }
+    expect(cuts).toBeGreaterThan(1000);
+  });
+
   const cases: { g: Geometry; seed: number; steps: number }[] = [
     { g: { sectorSize: 512, sectorCount: 4, progSize: 4 }, seed: 11, steps: 90 },
     { g: { sectorSize: 256, sectorCount: 3, progSize: 16 }, seed: 12, steps: 70 },
@@ -552,10 +648,13 @@ describe('uplink log: a power cut at every program and erase', () => {
       });
     }
     it(`${model}: repeated cuts, re-mount and continue (cut at 1, 2, 3, ... operations after each boot)`, () => {
-      const g = { sectorSize: 512, sectorCount: 4, progSize: 4 };
-      const script = makeScript(21, 600);
-      const { cuts } = runWithCuts(g, model, 77, script, 0, (k) => k % 9);
-      expect(cuts).toBeGreaterThan(100);
+      let cuts = 0;
+      for (const [i, progSize] of [1, 4, 16].entries()) {
+        const g = { sectorSize: progSize === 16 ? 256 : 512, sectorCount: 4, progSize };
+        const script = makeScript(21 + i, 400);
+        cuts += runWithCuts(g, model, 77 + i, script, 0, (k) => k % 9).cuts;
+      }
+      expect(cuts).toBeGreaterThan(300);
     });
   }
 });

@@ -113,7 +113,7 @@ export class ObjectScan {
 
   private finish(): bool {
     this.ws();
-    if (this.p != this.end) return this.fail("trailing bytes after the object");
+    if (this.p != this.end) return this.fail("bytes after the object");
     return true;
   }
 
@@ -147,7 +147,7 @@ export class ObjectScan {
       if (justOpened && this.at(close)) { this.p++; depth--; justOpened = false; continue; }
       if (!justOpened) {
         if (this.at(close)) { this.p++; depth--; continue; }
-        if (!this.at(0x2c)) { this.fail(this.p >= this.end ? "truncated" : "expected ',' or a closing bracket"); return -1; }
+        if (!this.at(0x2c)) { this.fail(this.p >= this.end ? "truncated" : "expected ',' or ']' or '}'"); return -1; }
         this.p++;
         this.ws();
       }
@@ -226,7 +226,7 @@ export class ObjectScan {
       if (this.p >= this.end) return this.fail("truncated string");
       const c = <u32>load<u8>(this.p);
       if (c == 0x22) { this.p++; return true; }
-      if (c < 0x20) return this.fail("control character in string");
+      if (c < 0x20) return this.fail("control character");
       if (c == 0x5c) {
         if (this.p + 1 >= this.end) return this.fail("truncated string");
         const e = <u32>load<u8>(this.p + 1);

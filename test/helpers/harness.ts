@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
 import { startCloudServer } from '../../host-sim/cloud/server.ts';
 import type { FaultHook } from '../../host-sim/cloud/faults.ts';
-import { DeviceHost, STAT, type BoardSettings, type RawFlash } from '../../host-sim/device-host.ts';
+import { DeviceHost, STAT, type BoardSettings } from '../../host-sim/device-host.ts';
+import { NorFlash } from '../../host-sim/hal/flash.ts';
 import { Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
@@ -47,7 +48,7 @@ export class Harness {
   cloud: FakeCloud;
   url = '';
   kv = new MemoryKv();
-  flash: RawFlash;
+  flash: NorFlash;
   http!: HttpTransport;
   device!: DeviceHost;
   logs: { level: number; line: string }[] = [];
@@ -74,7 +75,7 @@ export class Harness {
     this.faults = opts.faults ?? null;
     this.cloud = new FakeCloud({ now: () => this.sched.utcNow(), makeSecret, faults: observe });
     const g = opts.flash ?? { sectorSize: 4096, sectorCount: 32, progSize: 4 };
-    this.flash = tempFlash(g); // TEMP until host-sim/hal/flash.ts lands
+    this.flash = new NorFlash({ ...g, model: 'atomic', seed: opts.seed ?? 1 });
   }
 
   async start(): Promise<this> {
@@ -142,7 +143,3 @@ export async function harness(opts: HarnessOptions = {}): Promise<Harness> {
   return new Harness(opts).start();
 }
 
-function tempFlash(g: { sectorSize: number; sectorCount: number; progSize: number }): RawFlash {
-  const img = new Uint8Array(g.sectorSize * g.sectorCount).fill(0xff);
-  return { ...g, read: (a, l) => img.slice(a, a + l), program: (a, d) => { for (let i = 0; i < d.length; i++) img[a + i] &= d[i]; return 0; }, erase: (s) => { img.fill(0xff, s * g.sectorSize, (s + 1) * g.sectorSize); return 0; } };
-}

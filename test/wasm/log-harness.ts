@@ -1,3 +1,4 @@
+// @ts-nocheck: AssemblyScript (built by asc in test/log.test.ts), not TypeScript for tsc.
 // Test entry that drives the uplink log alone (test/log.test.ts): the UplinkLog API as flat
 // exports over one io buffer. Imports only the host flash calls (and host.log via abort).
 import {
