@@ -1,0 +1,306 @@
+/*
+ * glue_test.c - tests of the wasm3 glue (agent_host.c) on the simulated platform,
+ * and the measuring run used by boards/linux/measure.sh.
+ *
+ *   glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm
+ *       runs every test; prints "N passed, N failed"; exit 0 when none failed
+ *   glue_test measure AGENT.wasm HOURS [TRAP_EVERY [WASM_STACK_KIB [lazy]]]
+ *       one run of the real module; prints a JSON object of wasm3 figures
+ *
+ * Built by boards/common/test/run.sh with the plain C compiler (natively, and
+ * with -m32 as the stand-in for the ESP32's 32-bit pointers).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agent_host.h"
+#include "sim_platform.h"
+#include "wasm3.h"
+
+size_t heap_meter_now(void);
+size_t heap_meter_peak(void);
+
+static int passed, failed;
+
+#define CHECK(cond, ...) do { \
+        if (cond) passed++; \
+        else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+               fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+    } while (0)
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) { perror(path); exit(2); }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = (uint8_t *)malloc(n > 0 ? (size_t)n : 1);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) { fprintf(stderr, "cannot read %s\n", path); exit(2); }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static const plat_flash_geometry_t geom = { 4096, 64, 4 };
+static uint8_t flash[4096 * 64];
+
+typedef struct fixture {
+    sim_t sim;
+    platform_t plat;
+    agent_host_t host;
+    agent_host_config_t cfg;
+} fixture_t;
+
+static void setup(fixture_t *f, const uint8_t *wasm, size_t len, bool provision)
+{
+    agent_host_config_t d = AGENT_HOST_CONFIG_DEFAULT;
+    sim_init(&f->sim, &f->plat, flash, geom);
+    if (provision) sim_provision(&f->sim);
+    f->cfg = d;
+    f->cfg.wasm = wasm;
+    f->cfg.wasm_len = len;
+}
+
+/* The real module for a day: every uplink recorded is acknowledged. */
+static void test_day(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, true);
+    f.cfg.run_until_ms = 24LL * 3600 * 1000;
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_OK, "day: init %s", agent_status_text(st));
+    if (st == AGENT_OK) st = agent_host_run(&f.host);
+    CHECK(st == AGENT_OK, "day: run %s", agent_status_text(st));
+    agent_host_stats_t s;
+    agent_host_get_stats(&f.host, &s);
+    CHECK(s.recorded >= 24 * 12, "day: %llu uplinks recorded", (unsigned long long)s.recorded);
+    CHECK(s.acked + 2 >= s.recorded, "day: %llu of %llu acknowledged", (unsigned long long)s.acked, (unsigned long long)s.recorded);
+    CHECK(f.sim.uplinks_received == s.acked, "day: cloud got %u, module counted %llu", f.sim.uplinks_received, (unsigned long long)s.acked);
+    CHECK(s.traps == 0 && s.bad_pointers == 0, "day: traps %llu, bad pointers %llu", (unsigned long long)s.traps, (unsigned long long)s.bad_pointers);
+    CHECK(agent_host_stat(&f.host, AGENT_STAT_UTC_KNOWN) == 1, "day: UTC not learnt from Date");
+    CHECK(f.sim.error_lines == 0, "day: %u error lines", f.sim.error_lines);
+    agent_host_deinit(&f.host);
+}
+
+/* Traps on purpose every 7 steps: each is recovered, counted by the module too. */
+static void test_traps(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, true);
+    f.cfg.run_until_ms = 6LL * 3600 * 1000;
+    f.cfg.start_flags = AGENT_FLAG_FAULT_INJECTION;
+    f.cfg.trap_every_steps = 7;
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    if (st == AGENT_OK) st = agent_host_run(&f.host);
+    CHECK(st == AGENT_OK, "traps: %s", agent_status_text(st));
+    agent_host_stats_t s;
+    agent_host_get_stats(&f.host, &s);
+    CHECK(s.traps >= 5, "traps: only %llu traps", (unsigned long long)s.traps);
+    CHECK(s.restarts == s.traps, "traps: %llu restarts for %llu traps", (unsigned long long)s.restarts, (unsigned long long)s.traps);
+    CHECK(agent_host_stat(&f.host, AGENT_STAT_TRAPS) == (int64_t)s.traps, "traps: module counted %lld",
+          (long long)agent_host_stat(&f.host, AGENT_STAT_TRAPS));
+    CHECK(agent_host_stat(&f.host, AGENT_STAT_BOOTS) == (int64_t)s.traps + 1, "traps: boots %lld",
+          (long long)agent_host_stat(&f.host, AGENT_STAT_BOOTS));
+    CHECK(s.acked > 0, "traps: nothing acknowledged");
+    agent_host_deinit(&f.host);
+
+    /* Without FAULT_INJECTION, debug_trap does nothing. */
+    setup(&f, wasm, len, true);
+    f.cfg.run_until_ms = 3600 * 1000;
+    f.cfg.trap_every_steps = 3;
+    st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    if (st == AGENT_OK) st = agent_host_run(&f.host);
+    agent_host_get_stats(&f.host, &s);
+    CHECK(st == AGENT_OK && s.traps == 0, "disarmed: %llu traps", (unsigned long long)s.traps);
+    agent_host_deinit(&f.host);
+}
+
+/* No identity in the store: agent_start refuses, the glue reports it. */
+static void test_refused(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, false);
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_ERR_START, "refused: %s", agent_status_text(st));
+    CHECK(f.host.start_status == -1, "refused: start status %d", (int)f.host.start_status);
+    agent_host_deinit(&f.host);
+}
+
+/* The probe module: every out-of-bounds pointer is refused, nothing crashes;
+ * then two steps (at 0 and 60 s) in its two minutes. */
+static void test_bounds(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, false);
+    f.cfg.run_until_ms = 120000;
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_OK, "bounds: init %s", agent_status_text(st));
+    if (st != AGENT_OK) return;
+    static const struct { int which; int64_t want; const char *what; } expect[] = {
+        { 0, -2, "kv_get key past the end" },
+        { 1, -2, "kv_get key at 2^31" },
+        { 2, -2, "kv_set negative length" },
+        { 3, -2, "kv_get buffer past the end" },
+        { 4, -1, "http_request url past the end" },
+        { 5, -2, "flash_read buffer past the end" },
+        { 6, -3, "flash_read past the partition" },
+        { 7, -3, "flash_program misaligned" },
+        { 8, 0, "kv_set ok" },
+        { 9, 1, "kv_get ok" },
+        { 10, -2, "kv_get bad key" },
+        { 11, 'v', "kv_get value" },
+    };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
+        int64_t got = agent_host_stat(&f.host, expect[i].which);
+        CHECK(got == expect[i].want, "bounds: %s: got %lld, want %lld", expect[i].what, (long long)got, (long long)expect[i].want);
+    }
+    agent_host_stats_t s;
+    agent_host_get_stats(&f.host, &s);
+    CHECK(s.bad_pointers == 7, "bounds: %llu refusals counted, want 7", (unsigned long long)s.bad_pointers);
+    st = agent_host_run(&f.host);
+    agent_host_get_stats(&f.host, &s);
+    CHECK(st == AGENT_OK && s.steps == 2, "bounds: run %s, %llu steps", agent_status_text(st), (unsigned long long)s.steps);
+    agent_host_deinit(&f.host);
+}
+
+/* A trap inside agent_start is recovered like any other. */
+static void test_trap_at_start(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, false);
+    f.cfg.board_config = "trap";
+    f.cfg.board_config_len = 4;
+    f.cfg.run_until_ms = 60000;
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_OK, "trap at start: init %s", agent_status_text(st));
+    if (st == AGENT_OK) st = agent_host_run(&f.host);
+    agent_host_stats_t s;
+    agent_host_get_stats(&f.host, &s);
+    CHECK(st == AGENT_OK && s.traps == 1 && s.restarts == 1 && f.host.live,
+          "trap at start: %s, traps %llu, restarts %llu", agent_status_text(st),
+          (unsigned long long)s.traps, (unsigned long long)s.restarts);
+    agent_host_deinit(&f.host);
+}
+
+static void test_abi(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, false);
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_ERR_ABI, "abi 2: %s", agent_status_text(st));
+    agent_host_deinit(&f.host);
+    static const uint8_t junk[] = { 0, 'a', 's', 'm', 1, 0, 0, 0, 0xff };
+    setup(&f, junk, sizeof junk, false);
+    st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    CHECK(st == AGENT_ERR_MODULE, "junk module: %s", agent_status_text(st));
+    agent_host_deinit(&f.host);
+}
+
+/* The measuring run happens on a thread whose stack is painted: its deepest use
+ * is the native stack the interpreter and glue need (no libcurl here). */
+#define NATIVE_STACK (1024 * 1024)
+static size_t native_peak;
+typedef struct { const uint8_t *wasm; size_t len; double hours; uint32_t trap_every, stack_kib; bool lazy; int rc; } measure_args_t;
+static int measure(const uint8_t *wasm, size_t len, double hours, uint32_t trap_every, uint32_t stack_kib, bool lazy);
+static void *measure_thread(void *p)
+{
+    measure_args_t *a = (measure_args_t *)p;
+    a->rc = measure(a->wasm, a->len, a->hours, a->trap_every, a->stack_kib, a->lazy);
+    return NULL;
+}
+
+static int measure_on_painted_stack(measure_args_t *a)
+{
+    uint8_t *stack = (uint8_t *)mmap(NULL, NATIVE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stack == MAP_FAILED) return 2;
+    memset(stack, 0x5A, NATIVE_STACK);
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, stack, NATIVE_STACK);
+    if (pthread_create(&t, &attr, measure_thread, a) != 0) return 2;
+    pthread_join(t, NULL);
+    size_t untouched = 0;
+    while (untouched < NATIVE_STACK && stack[untouched] == 0x5A) untouched++;
+    native_peak = NATIVE_STACK - untouched;
+    munmap(stack, NATIVE_STACK);
+    return a->rc;
+}
+
+static int measure(const uint8_t *wasm, size_t len, double hours, uint32_t trap_every, uint32_t stack_kib, bool lazy)
+{
+    static fixture_t f;
+    setup(&f, wasm, len, true);
+    if (stack_kib > 0) f.cfg.wasm_stack_bytes = stack_kib * 1024;
+    f.cfg.lazy_compile = lazy;
+    f.cfg.run_until_ms = (int64_t)(hours * 3600000.0);
+    if (trap_every > 0) {
+        f.cfg.start_flags = AGENT_FLAG_FAULT_INJECTION;
+        f.cfg.trap_every_steps = trap_every;
+    }
+    agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+    size_t after_load = heap_meter_now();
+    if (st == AGENT_OK) st = agent_host_run(&f.host);
+    agent_host_stats_t s;
+    agent_host_get_stats(&f.host, &s);
+    printf("{\"status\":\"%s\",\"pointerBits\":%u,\"wasm3\":\"%s\",\"hours\":%g,\"uplinksRecorded\":%llu,"
+           "\"uplinksAcked\":%llu,\"steps\":%llu,\"traps\":%llu,\"heapAfterStartBytes\":%zu,\"heapPeakBytes\":%zu,"
+           "\"linearMemoryBytes\":%u,\"wasmStackBytes\":%u,\"wasmStackPeakBytes\":%u,\"importDepthPeakBytes\":%llu,"
+           "\"lazyCompile\":%s}\n",
+           agent_status_text(st), (unsigned)(sizeof(void *) * 8), M3_VERSION, hours,
+           (unsigned long long)s.recorded, (unsigned long long)s.acked, (unsigned long long)s.steps,
+           (unsigned long long)s.traps, after_load, heap_meter_peak(), s.memory_bytes,
+           f.cfg.wasm_stack_bytes, s.wasm_stack_peak, (unsigned long long)s.import_depth_peak, lazy ? "true" : "false");
+    agent_host_deinit(&f.host);
+    return st == AGENT_OK ? 0 : 1;
+}
+
+static void print_native_peak(void)
+{
+    printf("{\"nativeStackPeakBytes\":%zu,\"tailCalls\":%s}\n", native_peak,
+#if defined(TRACKAGENT_NO_TAIL_CALLS)
+           "false"
+#else
+           "true"
+#endif
+    );
+}
+
+int main(int argc, char **argv)
+{
+    size_t n1 = 0, n2 = 0, n3 = 0;
+    if (argc >= 4 && strcmp(argv[1], "measure") == 0) {
+        uint8_t *agent = read_all(argv[2], &n1);
+        measure_args_t a = { agent, n1, atof(argv[3]), argc > 4 ? (uint32_t)atoi(argv[4]) : 0,
+                             argc > 5 ? (uint32_t)atoi(argv[5]) : 0, argc > 6 && strcmp(argv[6], "lazy") == 0, 0 };
+        int rc = measure_on_painted_stack(&a);
+        print_native_peak();
+        free(agent);
+        return rc;
+    }
+    if (argc != 5 || strcmp(argv[1], "test") != 0) {
+        fprintf(stderr, "usage: glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm\n"
+                        "       glue_test measure AGENT.wasm HOURS [TRAP_EVERY [WASM_STACK_KIB [lazy]]]\n");
+        return 2;
+    }
+    uint8_t *agent = read_all(argv[2], &n1);
+    uint8_t *probe = read_all(argv[3], &n2);
+    uint8_t *probe2 = read_all(argv[4], &n3);
+    test_day(agent, n1);
+    test_traps(agent, n1);
+    test_refused(agent, n1);
+    test_bounds(probe, n2);
+    test_trap_at_start(probe, n2);
+    test_abi(probe2, n3);
+    CHECK(heap_meter_now() == 0, "wasm3 heap after every deinit: %zu bytes", heap_meter_now());
+    free(agent);
+    free(probe);
+    free(probe2);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,123 @@
+/*
+ * app_main.c - boot: NVS, Wi-Fi, the platform, then the agent in its own task.
+ *
+ * The module (build/trackagent.wasm) is embedded in the app image and parsed in
+ * place. The board configuration comes from menuconfig (Kconfig.projbuild):
+ * allow-list, firmware version, development mode.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent_host.h"
+#include "esp32_platform.h"
+#include "esp_event.h"
+#include "esp_log.h"
+#include "esp_netif.h"
+#include "esp_pm.h"
+#include "esp_system.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "nvs_flash.h"
+#include "protocol_examples_common.h"
+#include "sdkconfig.h"
+
+static const char *TAG = "agent";
+
+/* A bool Kconfig option that is off is not defined at all. */
+#if CONFIG_TRACKAGENT_DEV_MODE
+#define DEV_MODE true
+#else
+#define DEV_MODE false
+#endif
+
+extern const uint8_t agent_wasm_start[] asm("_binary_agent_wasm_start");
+extern const uint8_t agent_wasm_end[] asm("_binary_agent_wasm_end");
+
+static platform_t plat;
+static agent_host_t host;          /* off the task stack */
+static char board_config[512];
+
+/* allow_host lines from the comma-separated Kconfig list, then the firmware. */
+static size_t make_board_config(void)
+{
+    size_t n = 0;
+    const char *hosts = CONFIG_TRACKAGENT_ALLOW_HOSTS;
+    while (*hosts != '\0') {
+        size_t len = strcspn(hosts, ",");
+        while (len > 0 && hosts[0] == ' ') { hosts++; len--; }
+        size_t trimmed = len;
+        while (trimmed > 0 && hosts[trimmed - 1] == ' ') trimmed--;
+        if (trimmed > 0)
+            n += (size_t)snprintf(board_config + n, sizeof board_config - n, "allow_host=%.*s\n", (int)trimmed, hosts);
+        hosts += len;
+        if (*hosts == ',') hosts++;
+        if (n >= sizeof board_config) break;
+    }
+    if (n < sizeof board_config)
+        n += (size_t)snprintf(board_config + n, sizeof board_config - n, "firmware=%s\n", CONFIG_TRACKAGENT_FIRMWARE_VERSION);
+    return n < sizeof board_config ? n : sizeof board_config - 1;
+}
+
+static void agent_task(void *arg)
+{
+    (void)arg;
+    agent_host_config_t cfg = AGENT_HOST_CONFIG_DEFAULT;
+    cfg.wasm = agent_wasm_start;
+    cfg.wasm_len = (size_t)(agent_wasm_end - agent_wasm_start);
+    cfg.board_config = board_config;
+    cfg.board_config_len = make_board_config();
+    cfg.start_flags = DEV_MODE ? AGENT_FLAG_DEV : 0;
+    cfg.wasm_stack_bytes = CONFIG_TRACKAGENT_WASM_STACK;
+#if CONFIG_TRACKAGENT_LAZY_COMPILE
+    cfg.lazy_compile = true;
+#endif
+
+    ESP_LOGI(TAG, "module %u bytes, free heap %u bytes", (unsigned)cfg.wasm_len, (unsigned)esp_get_free_heap_size());
+    agent_status_t st = agent_host_init(&host, &plat, &cfg);
+    if (st == AGENT_OK) {
+        ESP_LOGI(TAG, "running; free heap %u bytes, agent stack high-water %u bytes unused",
+                 (unsigned)esp_get_free_heap_size(), (unsigned)uxTaskGetStackHighWaterMark(NULL));
+        st = agent_host_run(&host); /* returns only when no instance can be made again */
+    }
+    agent_host_deinit(&host);
+    if (st == AGENT_ERR_START) {
+        /* Identity missing or malformed, or a bad board configuration: the module
+         * logged which. Nothing to do until the device is provisioned again. */
+        ESP_LOGE(TAG, "agent refused to start (%d): waiting for provisioning", (int)host.start_status);
+        for (;;) vTaskDelay(pdMS_TO_TICKS(3600 * 1000));
+    }
+    /* Out of memory or an unusable module: a reboot is the only recovery. */
+    ESP_LOGE(TAG, "agent stopped: %s; restarting in 60 s", agent_status_text(st));
+    vTaskDelay(pdMS_TO_TICKS(60000));
+    esp_restart();
+}
+
+void app_main(void)
+{
+    esp_err_t err = nvs_flash_init();
+    if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+        /* Never erase: the identity lives there. Report and stop. */
+        ESP_LOGE(TAG, "NVS unusable (%s): re-provision the device", esp_err_to_name(err));
+        return;
+    }
+    ESP_ERROR_CHECK(err);
+    ESP_ERROR_CHECK(esp_netif_init());
+    ESP_ERROR_CHECK(esp_event_loop_create_default());
+
+#if CONFIG_PM_ENABLE
+    esp_pm_config_t pm = {
+        .max_freq_mhz = CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ, .min_freq_mhz = 80, .light_sleep_enable = true
+    };
+    ESP_ERROR_CHECK(esp_pm_configure(&pm));
+#endif
+    /* Wi-Fi station (menuconfig: Example Connection Configuration). The agent
+     * copes with the network being down: requests fail and it backs off. */
+    if (example_connect() != ESP_OK) ESP_LOGW(TAG, "network not up yet; the agent will retry");
+
+    err = esp32_platform_init(&plat, DEV_MODE);
+    if (err != ESP_OK) {
+        ESP_LOGE(TAG, "platform: %s (NVS namespace, partition \"uplinklog\", GNSS UART)", esp_err_to_name(err));
+        return;
+    }
+    xTaskCreate(agent_task, "agent", CONFIG_TRACKAGENT_TASK_STACK, NULL, 5, NULL);
+}

@@ -1,0 +1,449 @@
+/* esp32_platform.c - see esp32_platform.h. Thin on purpose: the logic that
+ * matters is in boards/common (tested on Linux) and in the module. */
+#include "esp32_platform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp_crt_bundle.h"
+#include "esp_http_client.h"
+#include "esp_log.h"
+#include "esp_partition.h"
+#include "esp_random.h"
+#include "esp_sleep.h"
+#include "esp_timer.h"
+#include "esp_tls.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "http_answer.h"
+#include "nvs.h"
+#include "sdkconfig.h"
+#if CONFIG_TRACKAGENT_GNSS_NMEA_UART
+#include "driver/uart.h"
+#endif
+
+static const char *TAG = "agent";
+
+#define SECTOR_SIZE 4096u
+#define PROGRAM_UNIT 4u
+#define PARTITION_SUBTYPE 0x40
+#define HEADER_LINE_MAX 300
+
+typedef struct esp32_board {
+    nvs_handle_t nvs;
+    const esp_partition_t *log_part;
+    bool allow_http;
+    /* HTTP: completed inside http_start, reported by the next poll */
+    bool http_done;
+    /* GNSS */
+    bool gnss_active, gnss_ready;
+    int64_t gnss_deadline_ms;
+    plat_gnss_fix_t gnss_fix;
+    char nmea[100];
+    size_t nmea_len;
+} esp32_board_t;
+
+static esp32_board_t board;
+
+/* ---- key-value store: NVS ---------------------------------------------------- */
+
+static plat_status_t kv_get(void *ctx, const char *key, uint8_t *buf, size_t cap, size_t *value_len)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    size_t len = 0;
+    bool is_str = false;
+    esp_err_t err = nvs_get_blob(b->nvs, key, NULL, &len);
+    if (err == ESP_ERR_NVS_NOT_FOUND) {
+        /* nvs_partition_gen.py writes `string` entries: accept them too. */
+        err = nvs_get_str(b->nvs, key, NULL, &len);
+        is_str = true;
+    }
+    if (err == ESP_ERR_NVS_NOT_FOUND) return PLAT_NOT_FOUND;
+    if (err != ESP_OK) return PLAT_IO;
+    /* NVS reads whole values only: read into a temporary when it exceeds cap. */
+    uint8_t *tmp = (uint8_t *)malloc(len > 0 ? len : 1);
+    if (tmp == NULL) return PLAT_NO_MEMORY;
+    err = is_str ? nvs_get_str(b->nvs, key, (char *)tmp, &len) : nvs_get_blob(b->nvs, key, tmp, &len);
+    if (err == ESP_OK) {
+        if (is_str && len > 0) len--; /* the terminating NUL is not part of the value */
+        memcpy(buf, tmp, len < cap ? len : cap);
+        *value_len = len;
+    }
+    free(tmp);
+    return err == ESP_OK ? PLAT_OK : PLAT_IO;
+}
+
+static plat_status_t kv_set(void *ctx, const char *key, const uint8_t *value, size_t len)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    if (strlen(key) > NVS_KEY_NAME_MAX_SIZE - 1) return PLAT_INVALID;
+    /* An NVS entry is written whole or not at all: atomic per key. A string entry
+     * of the same name (factory) would shadow nothing: blobs are read first. */
+    esp_err_t err = nvs_set_blob(b->nvs, key, value, len);
+    if (err == ESP_OK) err = nvs_commit(b->nvs);
+    return err == ESP_OK ? PLAT_OK : PLAT_IO;
+}
+
+/* ---- uplink log: esp_partition -------------------------------------------------- */
+
+static plat_status_t flash_read(void *ctx, uint32_t addr, uint8_t *buf, size_t len)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    return esp_partition_read(b->log_part, addr, buf, len) == ESP_OK ? PLAT_OK : PLAT_IO;
+}
+
+static plat_status_t flash_program(void *ctx, uint32_t addr, const uint8_t *data, size_t len)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    /* NOR flash: writing clears bits, exactly the ABI's semantics. */
+    return esp_partition_write(b->log_part, addr, data, len) == ESP_OK ? PLAT_OK : PLAT_IO;
+}
+
+static plat_status_t flash_erase(void *ctx, uint32_t sector)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    return esp_partition_erase_range(b->log_part, (size_t)sector * SECTOR_SIZE, SECTOR_SIZE) == ESP_OK ? PLAT_OK : PLAT_IO;
+}
+
+/* ---- HTTP: esp_http_client ----------------------------------------------------- */
+
+static esp_err_t on_http_event(esp_http_client_event_t *evt)
+{
+    plat_http_answer_t *ans = (plat_http_answer_t *)evt->user_data;
+    if (evt->event_id == HTTP_EVENT_ON_HEADER && evt->header_key != NULL && evt->header_value != NULL)
+        http_answer_header(ans, evt->header_key, strlen(evt->header_key), evt->header_value, strlen(evt->header_value));
+    else if (evt->event_id == HTTP_EVENT_ON_DATA && evt->data_len > 0)
+        http_answer_body(ans, (const uint8_t *)evt->data, (size_t)evt->data_len);
+    return ESP_OK;
+}
+
+static int32_t transport_status(esp_http_client_handle_t c, esp_err_t err)
+{
+    int tls_code = 0, tls_flags = 0;
+    esp_err_t tls = esp_http_client_get_and_clear_last_tls_error(c, &tls_code, &tls_flags);
+    if (tls_flags != 0) return PLAT_HTTP_TLS; /* certificate verification failed */
+    if (tls == ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME || tls == ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST ||
+        tls == ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET)
+        return PLAT_HTTP_REFUSED;
+    if (tls == ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT) return PLAT_HTTP_TIMEOUT;
+    if (tls_code != 0) return PLAT_HTTP_TLS; /* an mbedTLS error during the handshake */
+    if (err == ESP_ERR_HTTP_CONNECT) return PLAT_HTTP_REFUSED;
+    if (err == ESP_ERR_HTTP_EAGAIN) return PLAT_HTTP_TIMEOUT;
+    return PLAT_HTTP_BROKEN;
+}
+
+/* Adds "Name: value\r\n" lines as headers. Never logged: they hold the key. */
+static bool set_headers(esp_http_client_handle_t c, const char *h, size_t len)
+{
+    char line[HEADER_LINE_MAX];
+    size_t i = 0;
+    bool ok = true;
+    while (ok && i < len) {
+        size_t j = i;
+        while (j < len && h[j] != '\r' && h[j] != '\n') j++;
+        size_t n = j - i;
+        if (n > 0) {
+            if (n >= sizeof line) { ok = false; break; }
+            memcpy(line, h + i, n);
+            line[n] = '\0';
+            char *colon = strchr(line, ':');
+            if (colon == NULL || colon == line) { ok = false; break; }
+            *colon = '\0';
+            char *value = colon + 1;
+            while (*value == ' ' || *value == '\t') value++;
+            ok = esp_http_client_set_header(c, line, value) == ESP_OK;
+        }
+        while (j < len && (h[j] == '\r' || h[j] == '\n')) j++;
+        i = j;
+    }
+    memset(line, 0, sizeof line);
+    return ok;
+}
+
+static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_http_answer_t *ans)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    char *url = (char *)malloc(req->url_len + 1);
+    if (url == NULL) return PLAT_NO_MEMORY;
+    memcpy(url, req->url, req->url_len);
+    url[req->url_len] = '\0';
+    bool https = strncmp(url, "https://", 8) == 0;
+    if (!https && !(b->allow_http && strncmp(url, "http://", 7) == 0)) {
+        free(url);
+        return PLAT_INVALID;
+    }
+
+    esp_http_client_config_t cfg = {
+        .url = url,
+        .method = req->method == PLAT_HTTP_POST ? HTTP_METHOD_POST : HTTP_METHOD_GET,
+        .timeout_ms = req->timeout_ms > 0 ? (int)req->timeout_ms : 30000,
+        .disable_auto_redirect = true, /* a 3xx is the module's answer, not a hop */
+        .event_handler = on_http_event,
+        .user_data = ans,
+        .crt_bundle_attach = https ? esp_crt_bundle_attach : NULL,
+        .keep_alive_enable = false,
+    };
+    esp_http_client_handle_t c = esp_http_client_init(&cfg);
+    free(url);
+    if (c == NULL) return PLAT_NO_MEMORY;
+    if (!set_headers(c, req->headers, req->headers_len)) {
+        esp_http_client_cleanup(c);
+        return PLAT_INVALID;
+    }
+    if (req->method == PLAT_HTTP_POST) {
+        /* The body lives in the module's memory, unchanged while this call runs. */
+        esp_http_client_set_post_field(c, (const char *)req->body, (int)req->body_len);
+    }
+    int64_t t0 = esp_timer_get_time();
+    esp_err_t err = esp_http_client_perform(c);
+    if (err == ESP_OK) {
+        ans->status = esp_http_client_get_status_code(c);
+    } else {
+        http_answer_fail(ans, transport_status(c, err));
+    }
+    ESP_LOGD(TAG, "http: %s -> %d (%lld ms)", req->method == PLAT_HTTP_POST ? "POST" : "GET",
+             (int)ans->status, (long long)((esp_timer_get_time() - t0) / 1000));
+    esp_http_client_cleanup(c);
+    b->http_done = true;
+    return PLAT_OK;
+}
+
+static plat_status_t http_poll(void *ctx)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    if (!b->http_done) return PLAT_NOT_FOUND;
+    b->http_done = false;
+    return PLAT_OK;
+}
+
+static void http_cancel(void *ctx) { ((esp32_board_t *)ctx)->http_done = false; }
+
+/* ---- clock, randomness, sleep -------------------------------------------------- */
+
+static int64_t now_ms(void *ctx)
+{
+    (void)ctx;
+    return esp_timer_get_time() / 1000;
+}
+
+static uint32_t random_u32(void *ctx)
+{
+    (void)ctx;
+    return esp_random();
+}
+
+static void gnss_pump(esp32_board_t *b);
+
+static plat_status_t sleep_until(void *ctx, int64_t wake_ms)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    for (;;) {
+        int64_t now = now_ms(b);
+        if (now >= wake_ms || b->http_done) return PLAT_OK;
+        if (b->gnss_active) {
+            gnss_pump(b);
+            if (b->gnss_ready) return PLAT_OK;
+        }
+#if CONFIG_TRACKAGENT_SLEEP_DEEP
+        if (!b->gnss_active && wake_ms - now >= (int64_t)CONFIG_TRACKAGENT_DEEP_SLEEP_MIN_S * 1000) {
+            ESP_LOGI(TAG, "deep sleep for %lld s", (long long)((wake_ms - now) / 1000));
+            esp_deep_sleep((uint64_t)(wake_ms - now) * 1000); /* does not return: the next wake boots */
+        }
+#endif
+        /* Light sleep happens by itself under power management while this task
+         * waits; while GNSS is looking, wake often enough to read the UART. */
+        int64_t step = wake_ms - now;
+        if (b->gnss_active && step > 200) step = 200;
+        if (step > 60000) step = 60000;
+        vTaskDelay(pdMS_TO_TICKS(step) > 0 ? pdMS_TO_TICKS(step) : 1);
+    }
+}
+
+/* ---- GNSS: NMEA RMC on a UART ---------------------------------------------------- */
+
+#if CONFIG_TRACKAGENT_GNSS_NMEA_UART
+
+/* ddmm.mmmm + hemisphere -> degrees */
+static bool nmea_coord(const char *v, const char *hemi, double *out)
+{
+    if (v == NULL || *v == '\0' || hemi == NULL) return false;
+    double raw = strtod(v, NULL);
+    int deg = (int)(raw / 100);
+    double d = deg + (raw - deg * 100) / 60.0;
+    if (*hemi == 'S' || *hemi == 'W') d = -d;
+    *out = d;
+    return true;
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* $xxRMC,hhmmss.ss,A,llll.ll,a,yyyyy.yy,a,speed,course,ddmmyy,... */
+static bool parse_rmc(char *line, plat_gnss_fix_t *fix)
+{
+    char *f[13] = { 0 };
+    int n = 0;
+    if (strlen(line) < 7 || strncmp(line + 3, "RMC,", 4) != 0) return false;
+    char *star = strchr(line, '*');
+    if (star != NULL) *star = '\0';
+    for (char *p = line; p != NULL && n < 13; n++) {
+        f[n] = p;
+        p = strchr(p, ',');
+        if (p != NULL) *p++ = '\0';
+    }
+    if (n < 10 || f[2] == NULL || f[2][0] != 'A') return false; /* 'V': no fix */
+    if (!nmea_coord(f[3], f[4], &fix->lat) || !nmea_coord(f[5], f[6], &fix->lon)) return false;
+    fix->accuracy_m = 10.0; /* RMC has no accuracy; GGA's HDOP would refine it */
+    fix->utc_s = 0;
+    if (strlen(f[1]) >= 6 && strlen(f[9]) == 6) {
+        int hh = (f[1][0] - '0') * 10 + (f[1][1] - '0'), mi = (f[1][2] - '0') * 10 + (f[1][3] - '0');
+        double ss = strtod(f[1] + 4, NULL);
+        int dd = (f[9][0] - '0') * 10 + (f[9][1] - '0'), mo = (f[9][2] - '0') * 10 + (f[9][3] - '0');
+        int yy = 2000 + (f[9][4] - '0') * 10 + (f[9][5] - '0');
+        fix->utc_s = (double)(days_from_civil(yy, mo, dd) * 86400 + hh * 3600 + mi * 60) + ss;
+    }
+    return true;
+}
+
+static void gnss_pump(esp32_board_t *b)
+{
+    uint8_t chunk[64];
+    int n;
+    while (!b->gnss_ready && (n = uart_read_bytes(CONFIG_TRACKAGENT_GNSS_UART, chunk, sizeof chunk, 0)) > 0) {
+        for (int i = 0; i < n && !b->gnss_ready; i++) {
+            char c = (char)chunk[i];
+            if (c == '$') b->nmea_len = 0;
+            if (c == '\n' || c == '\r') {
+                b->nmea[b->nmea_len] = '\0';
+                if (b->nmea_len > 0 && parse_rmc(b->nmea, &b->gnss_fix)) {
+                    b->gnss_fix.status = PLAT_GNSS_FIX;
+                    b->gnss_ready = true;
+                }
+                b->nmea_len = 0;
+            } else if (b->nmea_len + 1 < sizeof b->nmea) {
+                b->nmea[b->nmea_len++] = c;
+            }
+        }
+    }
+    if (!b->gnss_ready && now_ms(b) >= b->gnss_deadline_ms) {
+        b->gnss_fix.status = PLAT_GNSS_TIMEOUT;
+        b->gnss_ready = true;
+    }
+}
+
+static plat_status_t gnss_start(void *ctx, int32_t req_id, uint32_t timeout_ms)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    uart_flush_input(CONFIG_TRACKAGENT_GNSS_UART); /* only sentences from now on */
+    memset(&b->gnss_fix, 0, sizeof b->gnss_fix);
+    b->gnss_fix.req_id = req_id;
+    b->gnss_active = true;
+    b->gnss_ready = false;
+    b->nmea_len = 0;
+    b->gnss_deadline_ms = now_ms(b) + timeout_ms;
+    return PLAT_OK;
+}
+
+#else
+
+static void gnss_pump(esp32_board_t *b) { (void)b; }
+
+static plat_status_t gnss_start(void *ctx, int32_t req_id, uint32_t timeout_ms)
+{
+    (void)ctx;
+    (void)req_id;
+    (void)timeout_ms;
+    return PLAT_UNSUPPORTED;
+}
+
+#endif
+
+static plat_status_t gnss_poll(void *ctx, plat_gnss_fix_t *fix)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    if (!b->gnss_active) return PLAT_NOT_FOUND;
+    gnss_pump(b);
+    if (!b->gnss_ready) return PLAT_BUSY;
+    *fix = b->gnss_fix;
+    b->gnss_active = b->gnss_ready = false;
+    return PLAT_OK;
+}
+
+static void gnss_cancel(void *ctx)
+{
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    b->gnss_active = b->gnss_ready = false;
+}
+
+/* ---- readings and log ------------------------------------------------------------ */
+
+static int32_t battery_percent(void *ctx) { (void)ctx; return -1; }
+static int32_t motion(void *ctx) { (void)ctx; return -1; }
+
+static void log_line(void *ctx, int level, const char *text, size_t len)
+{
+    (void)ctx;
+    switch (level) {
+    case PLAT_LOG_ERROR: ESP_LOGE(TAG, "%.*s", (int)len, text); break;
+    case PLAT_LOG_WARN:  ESP_LOGW(TAG, "%.*s", (int)len, text); break;
+    case PLAT_LOG_INFO:  ESP_LOGI(TAG, "%.*s", (int)len, text); break;
+    default:             ESP_LOGD(TAG, "%.*s", (int)len, text); break;
+    }
+}
+
+esp_err_t esp32_platform_init(platform_t *p, bool allow_http)
+{
+    esp32_board_t *b = &board;
+    memset(b, 0, sizeof *b);
+    b->allow_http = allow_http;
+    esp_err_t err = nvs_open("trackagent", NVS_READWRITE, &b->nvs);
+    if (err != ESP_OK) return err;
+    b->log_part = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, (esp_partition_subtype_t)PARTITION_SUBTYPE, "uplinklog");
+    if (b->log_part == NULL || b->log_part->size < 2 * SECTOR_SIZE) return ESP_ERR_NOT_FOUND;
+#if CONFIG_TRACKAGENT_GNSS_NMEA_UART
+    const uart_config_t uc = {
+        .baud_rate = CONFIG_TRACKAGENT_GNSS_BAUD,
+        .data_bits = UART_DATA_8_BITS,
+        .parity = UART_PARITY_DISABLE,
+        .stop_bits = UART_STOP_BITS_1,
+        .flow_ctrl = UART_HW_FLOWCTRL_DISABLE,
+        .source_clk = UART_SCLK_DEFAULT,
+    };
+    err = uart_driver_install(CONFIG_TRACKAGENT_GNSS_UART, 1024, 0, 0, NULL, 0);
+    if (err == ESP_OK) err = uart_param_config(CONFIG_TRACKAGENT_GNSS_UART, &uc);
+    if (err == ESP_OK)
+        err = uart_set_pin(CONFIG_TRACKAGENT_GNSS_UART, CONFIG_TRACKAGENT_GNSS_TX_PIN, CONFIG_TRACKAGENT_GNSS_RX_PIN,
+                           UART_PIN_NO_CHANGE, UART_PIN_NO_CHANGE);
+    if (err != ESP_OK) return err;
+#endif
+    memset(p, 0, sizeof *p);
+    p->ctx = b;
+    p->kv_get = kv_get;
+    p->kv_set = kv_set;
+    p->flash.sector_size = SECTOR_SIZE;
+    p->flash.sector_count = (uint32_t)(b->log_part->size / SECTOR_SIZE);
+    p->flash.program_unit = PROGRAM_UNIT;
+    p->flash_read = flash_read;
+    p->flash_program = flash_program;
+    p->flash_erase = flash_erase;
+    p->http_start = http_start;
+    p->http_poll = http_poll;
+    p->http_cancel = http_cancel;
+    p->now_ms = now_ms;
+    p->sleep_until = sleep_until;
+    p->random_u32 = random_u32;
+    p->gnss_start = gnss_start;
+    p->gnss_poll = gnss_poll;
+    p->gnss_cancel = gnss_cancel;
+    p->battery_percent = battery_percent;
+    p->motion = motion;
+    p->log = log_line;
+    return ESP_OK;
+}
