@@ -43,6 +43,7 @@ static const char usage[] =
     "  --json                 print a JSON summary on stdout at the end\n"
     "  --fault-injection      arm the module's debug_trap (start flag FAULT_INJECTION)\n"
     "  --trap-every N         call debug_trap after every Nth step (trap-recovery tests)\n"
+    "  --power-cut-after N    die (exit 137) instead of the Nth flash program/erase: a power cut\n"
     "  --gnss-fixed LAT,LON   position of every fix (default 47.3769,8.5417)\n"
     "  --track FILE           replay lat,lon lines of a CSV file, one per fix\n"
     "  --no-gnss              the board has no GNSS receiver\n"
@@ -68,6 +69,7 @@ typedef struct options {
     const char *flash_path;
     uint32_t flash_sectors, sector_size;
     uint32_t trap_every;
+    uint32_t power_cut_after;
     double fixed_lat, fixed_lon;
     const char *track_path;
     uint32_t gnss_delay_ms;
@@ -168,7 +170,10 @@ static int parse_flags(int argc, const char *const *argv, options_t *o)
         }
         else if (strcmp(f, "--json") == 0) o->json = true;
         else if (strcmp(f, "--fault-injection") == 0) o->fault_injection = true;
-        else if (strcmp(f, "--trap-every") == 0) {
+        else if (strcmp(f, "--power-cut-after") == 0) {
+            NEEDS_VALUE();
+            if (!parse_u32(v, 1, 1u << 30, &o->power_cut_after)) return bad_flag("%s: a positive number of flash operations", f);
+        } else if (strcmp(f, "--trap-every") == 0) {
             NEEDS_VALUE();
             if (!parse_u32(v, 1, 1u << 30, &o->trap_every)) return bad_flag("%s: a positive number of steps", f);
         } else if (strcmp(f, "--gnss-fixed") == 0) {
@@ -455,6 +460,7 @@ int board_main(int argc, const char *const *argv)
         free(wasm);
         return rc;
     }
+    b->cut_after_ops = o.power_cut_after;
     if (store_open(b, o.flash_path, err, sizeof err) != PLAT_OK) {
         fprintf(stderr, "trackagent-linux: %s\n", err);
         store_close(b);

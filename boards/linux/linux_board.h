@@ -23,6 +23,9 @@
 #include "heap_meter.h"
 #include "platform.h"
 
+/* Exit status of a simulated power cut (--power-cut-after): like 128 + SIGKILL. */
+#define POWER_CUT_EXIT 137
+
 typedef struct kv_entry {
     char    *key;
     uint8_t *value;
@@ -51,6 +54,8 @@ typedef struct linux_board {
     plat_flash_geometry_t geom;
     uint8_t *flash;
     int      flash_fd;         /* -1: memory only */
+    uint32_t cut_after_ops;    /* --power-cut-after: 0 = never; else the process dies at that program/erase */
+    uint32_t flash_ops;        /* programs and erases so far */
 
     /* key-value store: a small table; with a file, rewritten whole on each set
      * (temp file, fsync, rename: a set is atomic, and so per key) */

@@ -240,9 +240,20 @@ plat_status_t store_flash_read(void *ctx, uint32_t addr, uint8_t *buf, size_t le
     return PLAT_OK;
 }
 
+/* --power-cut-after N: the Nth program or erase never happens; the process ends at once,
+ * as if the supply failed. What earlier operations wrote is already in the file. */
+static void maybe_power_cut(linux_board_t *b)
+{
+    if (b->cut_after_ops != 0 && ++b->flash_ops >= b->cut_after_ops) {
+        fputs("trackagent-linux: power cut (--power-cut-after)\n", stderr);
+        _exit(POWER_CUT_EXIT);
+    }
+}
+
 plat_status_t store_flash_program(void *ctx, uint32_t addr, const uint8_t *data, size_t len)
 {
     linux_board_t *b = (linux_board_t *)ctx;
+    maybe_power_cut(b);
     if ((uint64_t)addr + len > flash_size(b)) return PLAT_INVALID;
     if (addr % b->geom.program_unit != 0 || len % b->geom.program_unit != 0) return PLAT_INVALID;
     for (size_t i = 0; i < len; i++) b->flash[addr + i] &= data[i]; /* NOR: bits only go 1 -> 0 */
@@ -252,6 +263,7 @@ plat_status_t store_flash_program(void *ctx, uint32_t addr, const uint8_t *data,
 plat_status_t store_flash_erase(void *ctx, uint32_t sector)
 {
     linux_board_t *b = (linux_board_t *)ctx;
+    maybe_power_cut(b);
     if (sector >= b->geom.sector_count) return PLAT_INVALID;
     uint32_t addr = sector * b->geom.sector_size;
     memset(b->flash + addr, 0xFF, b->geom.sector_size);
