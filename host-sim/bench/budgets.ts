@@ -1,0 +1,27 @@
+// The budgets of test/budgets.json, and the one function that holds a figure against one.
+import fs from 'node:fs';
+
+export interface Budget { max: number; unit: string; why: string; steps?: number }
+
+export function loadBudgets(path = 'test/budgets.json'): Record<string, Budget> {
+  const raw = JSON.parse(fs.readFileSync(path, 'utf8')) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('$'))) as Record<string, Budget>;
+}
+
+/** null when within budget; else one line naming the figure, the budget and the measurement. */
+export function overBudget(name: string, measured: number, budgets: Record<string, Budget>): string | null {
+  const b = budgets[name];
+  if (!b) return `${name}: no budget in test/budgets.json`;
+  return measured <= b.max ? null : `${name} is over budget: measured ${measured} ${b.unit}, budget ${b.max} ${b.unit} (test/budgets.json: ${b.why})`;
+}
+
+/** Runs the Linux board's valgrind measurements (boards/linux/measure.sh) and returns its JSON. */
+export function wasm3Figures(): Record<string, any> {
+  // Imported lazily: only the bench and the budget test need a child process.
+  return JSON.parse(childOutput('bash', ['boards/linux/measure.sh']));
+}
+
+import { execFileSync } from 'node:child_process';
+function childOutput(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 });
+}
