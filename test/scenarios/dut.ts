@@ -79,8 +79,15 @@ export class NodeDut implements DeviceUnderTest {
     sched.add(device);
     if (sched.boot(device) !== 0) throw new Error(`node DUT did not start: ${this.lines.at(-1)}`);
     if (r.cutAfterFlashOps !== undefined) this.flash.cutAfter(r.cutAfterFlashOps);
-    let steps = 0;
-    if (r.trapEvery) sched.onTick = () => { if (++steps % r.trapEvery! === 0) device.injectTrap(sched.now - device.bootAt); };
+    if (r.trapEvery) {
+      // As the Linux board's --trap-every: debug_trap after every Nth step.
+      let steps = 0;
+      const step = device.step.bind(device);
+      device.step = (now: number) => {
+        step(now);
+        if (++steps % r.trapEvery! === 0) device.injectTrap(now);
+      };
+    }
     try {
       await sched.runUntil(r.hours * 3_600_000);
     } catch (e) {
