@@ -530,6 +530,7 @@ export class Agent {
         return;
       }
       this.st.resets++;
+      this.persistState();
       this.needReset = false;
       this.connected = false;
       this.resetJustDone = true;

@@ -2,8 +2,10 @@
 // json-as 1.6's transform marks any source at the path `assembly/index` as a library, which
 // silently drops every export of the module.
 //
-// Each export runs to completion and then collects garbage, so memory stays bounded however long the device runs:
-// with the minimal runtime nothing is live on the stack between calls.
+// agent_start and agent_step collect garbage when they return (with the minimal runtime
+// nothing is live on the stack between calls), so memory stays bounded however long the
+// device runs. The event exports do not: the host always calls agent_step after an event,
+// and a collection costs more than the event itself.
 import { Agent, BoardConfig, parseBoardConfig, RX_CAPACITY, rxBase, FLAG_AFTER_TRAP, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
 import { UplinkLog } from "./log";
 import { logError } from "./logger";
@@ -50,13 +52,11 @@ export function agent_step(now: i64): i64 {
 export function on_http_response(now: i64, reqId: i32, status: i32, hdrLen: i32, bodyLen: i32, flags: i32): void {
   const a = agent;
   if (a != null) a.onHttpAnswer(now, reqId, status, hdrLen, bodyLen, flags);
-  __collect();
 }
 
 export function on_gnss_fix(now: i64, reqId: i32, status: i32, lat: f64, lon: f64, accuracyM: f64, utcS: f64): void {
   const a = agent;
   if (a != null) a.onGnss(now, reqId, status, lat, lon, accuracyM, utcS);
-  __collect();
 }
 
 export function agent_stat(which: i32): i64 {

@@ -237,8 +237,17 @@ export class DeviceHost {
           if (c > 0) headers[line.slice(0, c).trim()] = line.slice(c + 1).trim();
         }
         const slot: NonNullable<DeviceHost['http']> = { reqId, promise: Promise.resolve() };
+        const verb = method === 1 ? 'POST' as const : 'GET' as const;
+        if (hal.http.requestSync) {
+          // In process: the answer is known now (the body is read before this call returns, so
+          // no copy); it is still delivered after this call returns, never from inside it.
+          slot.result = hal.http.requestSync({ method: verb, url, headers, body, timeoutMs });
+          this.http = slot;
+          return 0;
+        }
+        const req = { method: verb, url, headers, body: Uint8Array.from(body), timeoutMs };
         slot.promise = hal.http
-          .request({ method: method === 1 ? 'POST' : 'GET', url, headers, body: Uint8Array.from(body), timeoutMs })
+          .request(req)
           // A transport that throws is a broken connection, never a request left pending forever.
           .then((r) => { slot.result = r; }, () => { slot.result = { status: -3, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
         this.http = slot;

@@ -101,7 +101,7 @@ function shuffle<T>(rng: Rng, a: T[]) {
 
 /** Mutates a body the way a broken network, proxy or server would. */
 function mutate(rng: Rng, text: string): Uint8Array {
-  let b = enc.encode(text);
+  let b: Uint8Array = enc.encode(text);
   const times = rng.chance(0.5) ? 0 : rng.int(1, 3);
   for (let i = 0; i < times; i++) {
     const at = rng.int(0, Math.max(0, b.length - 1));

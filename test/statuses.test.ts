@@ -34,6 +34,7 @@ describe('statuses', () => {
     for (const r of h.seen) expect(r.key === h.resetSecret).toBe(r.endpoint === 'reset');
     // The rotated key survives a power cycle: no second reset.
     h.reboot();
+    expect(h.stat('resets')).toBe(1); // the count is stored with the reset, not later
     await h.run(10 * MIN);
     expect(h.seen.filter((r) => r.endpoint === 'reset').length).toBe(1);
   });

@@ -94,8 +94,15 @@ export class Track implements MotionSource {
   positionAt(t: number) {
     const base = this.points[0].t;
     const local = base + (t % this.duration);
-    let i = 1;
-    while (i < this.points.length - 1 && this.points[i].t < local) i++;
+    // The first point at or after `local` (binary search: tracks may have thousands of points).
+    let lo = 1;
+    let hi = this.points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.points[mid].t < local) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = lo;
     const a = this.points[i - 1];
     const b = this.points[i];
     const f = b.t === a.t ? 0 : Math.min(1, Math.max(0, (local - a.t) / (b.t - a.t)));

@@ -1,0 +1,99 @@
+// npm run bench: every figure of the current build in one table, and the same figures as one
+// JSON file (build/bench.json). Deterministic figures carry their budget (test/budgets.json);
+// timings are medians of several runs, reported with a ratio against a baseline measured in
+// the same run, and never asserted anywhere.
+import fs from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from './figures.ts';
+import { loadBudgets, wasm3Figures, type Budget } from './budgets.ts';
+import { fleetThroughput } from './fleet-throughput.ts';
+
+const budgets = loadBudgets();
+const rows: { figure: string; value: string; budget: string; key?: string }[] = [];
+const json: Record<string, unknown> = { when: new Date().toISOString(), node: process.version, cores: os.availableParallelism() };
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+function row(figure: string, value: string, key?: string) {
+  const b: Budget | undefined = key ? budgets[key] : undefined;
+  rows.push({ figure, value, budget: b ? `${fmt(b.max, b.max % 1 ? 2 : 0)}` : '', key });
+}
+function step(what: string) { process.stderr.write(`bench: ${what}...\n`); }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+step('module and memory (1,000,000 steps)');
+const size = moduleBytes();
+const mem = await memoryFigures(1_000_000);
+row('release .wasm size (bytes)', `${fmt(size)} (${fmt(size / 1024, 1)} KiB)`, 'moduleBytes');
+row('linear memory at start (64 KiB pages)', fmt(mem.pagesAtStart), 'pagesAtStart');
+row(`linear memory after ${fmt(mem.steps)} steps (pages)`, `${fmt(mem.pagesAfter)} (${fmt(mem.uplinks)} uplinks on the way)`, 'pagesAfterSteps');
+json.module = { bytes: size, ...mem };
+
+step('backfill after a 24 h outage at 60 s');
+const bf = await backfillFigures(24, 60, 100);
+row('24 h outage at 60 s: uplinks backfilled / requests / ideal', `${fmt(bf.uplinksBackfilled)} / ${bf.backfillRequests} / ${bf.idealRequests}`);
+row('backfill: requests per 1,000 uplinks (ideal 10)', fmt(bf.requestsPer1000, 1), 'backfillRequestsPer1000');
+row('backfill: body bytes per 1,000 uplinks / their own JSON', `${fmt(bf.bodyBytesPer1000)} / ${fmt(bf.ownJsonBytesPer1000)}`);
+row('backfill: body bytes over the uplinks\' own JSON (ratio)', fmt(bf.bodyOverOwn, 3), 'backfillBodyOverOwnJson');
+row('backfill: connections opened per 1,000 uplinks', fmt(bf.connectionsPer1000, 1), 'backfillConnectionsPer1000');
+json.backfill = bf;
+
+step('live uplinks, 48 h');
+const live = await liveFigures();
+row('live: connections opened per 1,000 uplinks (60 s keep-alive)', fmt(live.connectionsPer1000), 'liveConnectionsPer1000');
+json.live = live;
+
+step('flash log');
+const lg = await logFigures();
+row(`flash per position record (${lg.payloadBytes}-byte payload)`, `${fmt(lg.flashBytesPerRecord, 1)} bytes (overhead ${fmt(lg.overheadBytesPerRecord, 1)})`, 'flashBytesPerRecord');
+row('position records per 64 KiB sector / per 4 KiB sector', `${fmt(lg.recordsPer64KiBSector)} / ${fmt(lg.recordsPer4KiBSector)}`);
+json.log = lg;
+
+step('wasm3 under valgrind (boards/linux/measure.sh, about a minute)');
+try {
+  const w = wasm3Figures();
+  row('wasm3: heap peak, 64-bit board (bytes)', fmt(w.board.wasm3HeapPeakBytes));
+  row('wasm3: heap peak, 32-bit, eager / lazy compile (bytes)', `${fmt(w.sim.heap32PeakBytes)} / ${fmt(w.sim.heap32LazyPeakBytes)}`, 'wasm3HeapPeakBytes32');
+  row('wasm3: fits an ESP32 without PSRAM (eager / lazy)', `${w.esp32.fits ? 'yes' : 'no'} / ${w.esp32.fitsLazy ? 'yes' : 'no'} (margin ${fmt(w.esp32.marginBytes)} eager)`);
+  row('wasm3: instructions per acked uplink (callgrind, simulated platform)', fmt(w.sim.instructionsPerAckedUplink), 'wasm3InstructionsPerUplink');
+  row('wasm3: instructions per acked uplink (board, libcurl + loopback)', fmt(w.board.instructionsPerAckedUplink));
+  row('wasm3: value stack peak / native stack peak 32-bit no tail calls (bytes)', `${fmt(w.board.wasmStackPeakBytes)} / ${fmt(w.sim.nativeStackPeakNoTailCalls32Bytes)}`);
+  row('wasm3: memcheck over trap restarts (definitely lost bytes, errors)', `${w.board.memcheck.definitelyLostBytes}, ${w.board.memcheck.errors} (${w.board.memcheck.traps} traps)`);
+  json.wasm3 = w;
+} catch (e) {
+  row('wasm3 figures', `not measured: ${(e as Error).message.split('\n')[0]}`);
+}
+
+step('the module in Node under callgrind (two durations, the difference)');
+try {
+  // callgrind prints its total on stderr, the script its count on stdout: read both.
+  const totals = [2, 12].map((h) => {
+    const res = execFileSync('bash', ['-c', `valgrind --tool=callgrind --callgrind-out-file=/dev/null node --import tsx host-sim/bench/node-uplinks.ts ${h} 2>&1`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const refs = Number(/I\s+refs:\s+([\d,]+)/.exec(res)![1].replace(/,/g, ''));
+    const acked = JSON.parse(/\{"hours".*\}/.exec(res)![0]).acked as number;
+    return { refs, acked };
+  });
+  const perUplink = (totals[1].refs - totals[0].refs) / (totals[1].acked - totals[0].acked);
+  row('Node: instructions per acked uplink (module + JS host + in-process cloud)', fmt(perUplink));
+  json.node = { instructionsPerAckedUplink: perUplink, runs: totals };
+} catch (e) {
+  row('Node instructions per uplink', `not measured: ${(e as Error).message.split('\n')[0]}`);
+}
+
+step('fleet throughput, 1,000 devices x 24 h: 3 runs in process, 1 over sockets (several minutes)');
+const tp = await fleetThroughput({ devices: 1000, hours: 24, repeats: 3 });
+for (const t of tp.rows) row(`fleet ${fmt(tp.devices)} x ${tp.hours} h: device-hours per second, ${t.label} (median of ${t.runs.length})`, `${fmt(t.median)} (x${fmt(t.median / tp.baseline, 2)} of ${tp.baselineLabel})`);
+json.fleet = tp;
+
+const width = Math.max(...rows.map((r) => r.figure.length));
+const vwidth = Math.max(...rows.map((r) => r.value.length));
+console.log(`\ntrackagent bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, node ${process.version}\n`);
+console.log(`${'figure'.padEnd(width)}  ${'value'.padEnd(vwidth)}  budget`);
+console.log(`${'-'.repeat(width)}  ${'-'.repeat(vwidth)}  ------`);
+for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${r.budget}`);
+fs.mkdirSync('build', { recursive: true });
+json.table = rows;
+fs.writeFileSync('build/bench.json', JSON.stringify(json, null, 2));
+console.log('\nwritten: build/bench.json');
