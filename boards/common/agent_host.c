@@ -660,6 +660,36 @@ int64_t agent_host_stat(agent_host_t *h, int which)
     return v;
 }
 
+agent_status_t agent_host_summary_json(agent_host_t *h, char *buf, size_t cap, size_t *len)
+{
+    if (buf == NULL || cap == 0) return AGENT_ERR_ARG;
+    agent_host_stats_t s;
+    agent_host_get_stats(h, &s);
+    int64_t v[AGENT_STAT_COUNT];
+    for (int i = 0; i < AGENT_STAT_COUNT; i++) v[i] = agent_host_stat(h, i);
+    int n = snprintf(buf, cap,
+                     "\"uplinksRecorded\":%llu,\"uplinksAcked\":%llu,\"requests\":%llu,"
+                     "\"buffered\":%lld,\"resets\":%lld,\"dropped\":%lld,\"lastUplinkId\":%lld,\"boots\":%lld,"
+                     "\"traps\":%lld,\"utcKnown\":%lld,\"state\":%lld,\"backoffAttempt\":%lld,"
+                     "\"trapsThisRun\":%llu,\"restarts\":%llu,\"steps\":%llu,\"httpAnswers\":%llu,"
+                     "\"gnssFixes\":%llu,\"badPointers\":%llu,\"startStatus\":%d",
+                     (unsigned long long)s.recorded, (unsigned long long)s.acked, (unsigned long long)s.requests,
+                     (long long)v[AGENT_STAT_BUFFERED], (long long)v[AGENT_STAT_RESETS],
+                     (long long)v[AGENT_STAT_DROPPED], (long long)v[AGENT_STAT_LAST_UPLINK_ID],
+                     (long long)v[AGENT_STAT_BOOTS], (long long)v[AGENT_STAT_TRAPS],
+                     (long long)v[AGENT_STAT_UTC_KNOWN], (long long)v[AGENT_STAT_STATE],
+                     (long long)v[AGENT_STAT_BACKOFF_ATTEMPT],
+                     (unsigned long long)s.traps, (unsigned long long)s.restarts, (unsigned long long)s.steps,
+                     (unsigned long long)s.http_answers, (unsigned long long)s.gnss_fixes,
+                     (unsigned long long)s.bad_pointers, (int)h->start_status);
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return AGENT_ERR_ARG;
+    }
+    if (len != NULL) *len = (size_t)n;
+    return AGENT_OK;
+}
+
 void agent_host_deinit(agent_host_t *h)
 {
     if (h->plat == NULL) return;

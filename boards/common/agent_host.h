@@ -152,6 +152,20 @@ void agent_host_get_stats(agent_host_t *host, agent_host_stats_t *out);
 /* The module's agent_stat(which), or -1 when no instance is live. */
 int64_t agent_host_stat(agent_host_t *host, int which);
 
+/* The run's summary as JSON members, without the braces, so that a board can
+ * add its own fields: the module's counters (agent_stat: buffered, resets,
+ * dropped, lastUplinkId, boots, traps, utcKnown, state, backoffAttempt; -1 when
+ * no instance is live), the run totals (uplinksRecorded, uplinksAcked,
+ * requests, summed over every instance) and the glue's figures (trapsThisRun,
+ * restarts, steps, httpAnswers, gnssFixes, badPointers, startStatus). Every
+ * board's summary starts with these (boards/linux/README.md, "JSON summary").
+ * It calls into the module: call it on the task that runs the agent, never
+ * while agent_host_run is executing on another. Writes a NUL-terminated string
+ * and its length; AGENT_ERR_ARG (and an empty string) when `cap` is too small
+ * (AGENT_HOST_SUMMARY_MAX always suffices: every number at its widest). */
+#define AGENT_HOST_SUMMARY_MAX 640
+agent_status_t agent_host_summary_json(agent_host_t *host, char *buf, size_t cap, size_t *len);
+
 /* Frees the runtime and the answer buffer; cancels outstanding I/O. */
 void agent_host_deinit(agent_host_t *host);
 

@@ -334,7 +334,7 @@ typedef struct run {
     const platform_t *plat;
     agent_host_config_t cfg;
     agent_status_t init_status, run_status;
-    int64_t stat[AGENT_STAT_COUNT];
+    char summary[AGENT_HOST_SUMMARY_MAX]; /* agent_host_summary_json at the end of the run */
     agent_host_stats_t stats;
 } run_t;
 
@@ -343,7 +343,8 @@ static void run_agent(run_t *r)
     r->init_status = agent_host_init(&r->host, r->plat, &r->cfg);
     r->run_status = AGENT_OK;
     if (r->init_status == AGENT_OK) r->run_status = agent_host_run(&r->host);
-    for (int i = 0; i < AGENT_STAT_COUNT; i++) r->stat[i] = agent_host_stat(&r->host, i);
+    /* Taken here, on the thread that ran the agent (the summary calls into the module). */
+    if (agent_host_summary_json(&r->host, r->summary, sizeof r->summary, NULL) != AGENT_OK) r->summary[0] = '\0';
     agent_host_get_stats(&r->host, &r->stats);
 }
 
@@ -383,20 +384,9 @@ static void print_json(const options_t *o, const run_t *r, const linux_board_t *
                        size_t native_peak, size_t heap_end, const char *error)
 {
     const agent_host_stats_t *s = &r->stats;
-    printf("{\"uplinksRecorded\":%llu,\"uplinksAcked\":%llu,\"requests\":%llu,"
-           "\"buffered\":%lld,\"resets\":%lld,\"dropped\":%lld,\"lastUplinkId\":%lld,\"boots\":%lld,"
-           "\"traps\":%lld,\"utcKnown\":%lld,\"state\":%lld,\"backoffAttempt\":%lld,",
-           (unsigned long long)s->recorded, (unsigned long long)s->acked, (unsigned long long)s->requests,
-           (long long)r->stat[AGENT_STAT_BUFFERED], (long long)r->stat[AGENT_STAT_RESETS],
-           (long long)r->stat[AGENT_STAT_DROPPED], (long long)r->stat[AGENT_STAT_LAST_UPLINK_ID],
-           (long long)r->stat[AGENT_STAT_BOOTS], (long long)r->stat[AGENT_STAT_TRAPS],
-           (long long)r->stat[AGENT_STAT_UTC_KNOWN], (long long)r->stat[AGENT_STAT_STATE],
-           (long long)r->stat[AGENT_STAT_BACKOFF_ATTEMPT]);
-    printf("\"trapsThisRun\":%llu,\"restarts\":%llu,\"steps\":%llu,\"httpAnswers\":%llu,\"gnssFixes\":%llu,"
-           "\"badPointers\":%llu,\"startStatus\":%d,\"elapsedMs\":%lld,\"realtime\":%s,\"exitCode\":%d,",
-           (unsigned long long)s->traps, (unsigned long long)s->restarts, (unsigned long long)s->steps,
-           (unsigned long long)s->http_answers, (unsigned long long)s->gnss_fixes,
-           (unsigned long long)s->bad_pointers, (int)r->host.start_status,
+    /* The fields every board shares (boards/common), then this board's own. */
+    printf("{%s,", r->summary);
+    printf("\"elapsedMs\":%lld,\"realtime\":%s,\"exitCode\":%d,",
            (long long)board_now_ms((void *)b), o->realtime ? "true" : "false", exit_code);
     printf("\"error\":");
     if (error == NULL) printf("null,");

@@ -84,6 +84,20 @@ static void test_day(const uint8_t *wasm, size_t len)
     CHECK(s.traps == 0 && s.bad_pointers == 0, "day: traps %llu, bad pointers %llu", (unsigned long long)s.traps, (unsigned long long)s.bad_pointers);
     CHECK(agent_host_stat(&f.host, AGENT_STAT_UTC_KNOWN) == 1, "day: UTC not learnt from Date");
     CHECK(f.sim.error_lines == 0, "day: %u error lines", f.sim.error_lines);
+
+    /* The summary every board prints starts with these members. */
+    char json[AGENT_HOST_SUMMARY_MAX], want[64];
+    size_t jlen = 0;
+    st = agent_host_summary_json(&f.host, json, sizeof json, &jlen);
+    snprintf(want, sizeof want, "\"uplinksRecorded\":%llu,\"uplinksAcked\":%llu,",
+             (unsigned long long)s.recorded, (unsigned long long)s.acked);
+    CHECK(st == AGENT_OK && jlen == strlen(json) && strncmp(json, want, strlen(want)) == 0, "day: summary %s", json);
+    snprintf(want, sizeof want, "\"buffered\":%lld,", (long long)agent_host_stat(&f.host, AGENT_STAT_BUFFERED));
+    CHECK(strstr(json, want) != NULL && strstr(json, "\"utcKnown\":1,") != NULL &&
+          strstr(json, "\"trapsThisRun\":0,") != NULL && jlen > 16 && strcmp(json + jlen - 16, ",\"startStatus\":0") == 0,
+          "day: summary %s", json);
+    st = agent_host_summary_json(&f.host, json, 40, &jlen);
+    CHECK(st == AGENT_ERR_ARG && json[0] == '\0', "day: summary into 40 bytes: %s", agent_status_text(st));
     agent_host_deinit(&f.host);
 }
 
@@ -128,6 +142,10 @@ static void test_refused(const uint8_t *wasm, size_t len)
     agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
     CHECK(st == AGENT_ERR_START, "refused: %s", agent_status_text(st));
     CHECK(f.host.start_status == -1, "refused: start status %d", (int)f.host.start_status);
+    char json[AGENT_HOST_SUMMARY_MAX];
+    st = agent_host_summary_json(&f.host, json, sizeof json, NULL);
+    CHECK(st == AGENT_OK && strstr(json, "\"uplinksRecorded\":0,") == json && strstr(json, "\"boots\":-1,") != NULL &&
+          strstr(json, "\"startStatus\":-1") != NULL, "refused: summary %s", json);
     agent_host_deinit(&f.host);
 }
 

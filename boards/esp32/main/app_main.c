@@ -1,5 +1,7 @@
 /*
- * app_main.c - boot: NVS, Wi-Fi, the platform, then the agent in its own task.
+ * app_main.c - boot: NVS, Wi-Fi, the platform, then the agent in its own task
+ * (or, with CONFIG_TRACKAGENT_TEST_CONSOLE, the test console, which runs the
+ * agent only when told: test_console.h).
  *
  * The module (build/trackagent.wasm) is embedded in the app image and parsed in
  * place. The board configuration comes from menuconfig (Kconfig.projbuild):
@@ -20,6 +22,7 @@
 #include "nvs_flash.h"
 #include "protocol_examples_common.h"
 #include "sdkconfig.h"
+#include "test_console.h"
 
 static const char *TAG = "agent";
 
@@ -34,7 +37,9 @@ extern const uint8_t agent_wasm_start[] asm("_binary_agent_wasm_start");
 extern const uint8_t agent_wasm_end[] asm("_binary_agent_wasm_end");
 
 static platform_t plat;
+#if !CONFIG_TRACKAGENT_TEST_CONSOLE
 static agent_host_t host;          /* off the task stack */
+#endif
 static char board_config[512];
 
 /* allow_host lines from the comma-separated Kconfig list, then the firmware. */
@@ -58,19 +63,33 @@ static size_t make_board_config(void)
     return n < sizeof board_config ? n : sizeof board_config - 1;
 }
 
+/* The agent's configuration, the same for a normal boot and a console run. */
+static esp_err_t make_agent_config(agent_host_config_t *cfg)
+{
+    const agent_host_config_t defaults = AGENT_HOST_CONFIG_DEFAULT;
+    *cfg = defaults;
+    cfg->wasm = agent_wasm_start;
+    cfg->wasm_len = (size_t)(agent_wasm_end - agent_wasm_start);
+    cfg->board_config = board_config;
+    cfg->board_config_len = make_board_config();
+    cfg->start_flags = DEV_MODE ? AGENT_FLAG_DEV : 0;
+    cfg->wasm_stack_bytes = CONFIG_TRACKAGENT_WASM_STACK;
+#if CONFIG_TRACKAGENT_LAZY_COMPILE
+    cfg->lazy_compile = true;
+#endif
+    return cfg->wasm_len > 0 ? ESP_OK : ESP_ERR_INVALID_SIZE;
+}
+
+#if !CONFIG_TRACKAGENT_TEST_CONSOLE
 static void agent_task(void *arg)
 {
     (void)arg;
-    agent_host_config_t cfg = AGENT_HOST_CONFIG_DEFAULT;
-    cfg.wasm = agent_wasm_start;
-    cfg.wasm_len = (size_t)(agent_wasm_end - agent_wasm_start);
-    cfg.board_config = board_config;
-    cfg.board_config_len = make_board_config();
-    cfg.start_flags = DEV_MODE ? AGENT_FLAG_DEV : 0;
-    cfg.wasm_stack_bytes = CONFIG_TRACKAGENT_WASM_STACK;
-#if CONFIG_TRACKAGENT_LAZY_COMPILE
-    cfg.lazy_compile = true;
-#endif
+    agent_host_config_t cfg;
+    if (make_agent_config(&cfg) != ESP_OK) {
+        ESP_LOGE(TAG, "no agent module in the image");
+        vTaskDelete(NULL);
+        return;
+    }
 
     ESP_LOGI(TAG, "module %u bytes, free heap %u bytes", (unsigned)cfg.wasm_len, (unsigned)esp_get_free_heap_size());
     agent_status_t st = agent_host_init(&host, &plat, &cfg);
@@ -91,6 +110,7 @@ static void agent_task(void *arg)
     vTaskDelay(pdMS_TO_TICKS(60000));
     esp_restart();
 }
+#endif
 
 void app_main(void)
 {
@@ -119,5 +139,13 @@ void app_main(void)
         ESP_LOGE(TAG, "platform: %s (NVS namespace, partition \"uplinklog\", GNSS UART)", esp_err_to_name(err));
         return;
     }
+#if CONFIG_TRACKAGENT_TEST_CONSOLE
+    /* Test rigs: no run at boot; the console runs the agent when told. */
+    agent_host_config_t cfg;
+    err = make_agent_config(&cfg);
+    if (err == ESP_OK) err = test_console_start(&plat, &cfg);
+    if (err != ESP_OK) ESP_LOGE(TAG, "test console: %s", esp_err_to_name(err));
+#else
     xTaskCreate(agent_task, "agent", CONFIG_TRACKAGENT_TASK_STACK, NULL, 5, NULL);
+#endif
 }

@@ -1,5 +1,13 @@
 /* esp32_platform.c - see esp32_platform.h. Thin on purpose: the logic that
- * matters is in boards/common (tested on Linux) and in the module. */
+ * matters is in boards/common (tested on Linux) and in the module.
+ *
+ * Two clocks. Real time (a normal boot): esp_timer since boot, real sleeps.
+ * Virtual time (the test console's `run`, as the Linux board's default mode):
+ * the clock is a counter that starts at 0 and jumps to the next wake-up while
+ * nothing is in flight; an HTTP exchange (real, over Wi-Fi) arrives at the
+ * virtual start + the real time it took, or + the module's timeout when it timed
+ * out, its real wait capped; while GNSS is looking the clock runs with real time
+ * (a fix comes from a real receiver). */
 #include "esp32_platform.h"
 
 #include <stdlib.h>
@@ -33,8 +41,16 @@ typedef struct esp32_board {
     nvs_handle_t nvs;
     const esp_partition_t *log_part;
     bool allow_http;
-    /* HTTP: completed inside http_start, reported by the next poll */
+    /* clock: virtual time for test runs (esp32_platform_virtual_time) */
+    bool virtual_time;
+    int64_t virtual_ms;
+    uint32_t http_wait_cap_ms;  /* virtual time: longest real wait for one exchange */
+    /* HTTP: completed inside http_start, reported by the polls from http_ready_ms on */
     bool http_done;
+    int64_t http_ready_ms;
+    /* called by sleep_until, on the agent's task, while the module is idle */
+    esp32_idle_hook_t idle_hook;
+    void *idle_arg;
     /* GNSS */
     bool gnss_active, gnss_ready;
     int64_t gnss_deadline_ms;
@@ -160,6 +176,8 @@ static bool set_headers(esp_http_client_handle_t c, const char *h, size_t len)
     return ok;
 }
 
+static int64_t now_ms(void *ctx);
+
 static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_http_answer_t *ans)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
@@ -173,10 +191,16 @@ static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_
         return PLAT_INVALID;
     }
 
+    /* Virtual time: a cloud that hangs costs at most the cap in real time; the
+     * module still sees its whole timeout pass (below). */
+    uint32_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
+    uint32_t wait = timeout;
+    if (b->virtual_time && b->http_wait_cap_ms > 0 && wait > b->http_wait_cap_ms) wait = b->http_wait_cap_ms;
+
     esp_http_client_config_t cfg = {
         .url = url,
         .method = req->method == PLAT_HTTP_POST ? HTTP_METHOD_POST : HTTP_METHOD_GET,
-        .timeout_ms = req->timeout_ms > 0 ? (int)req->timeout_ms : 30000,
+        .timeout_ms = (int)wait,
         .disable_auto_redirect = true, /* a 3xx is the module's answer, not a hop */
         .event_handler = on_http_event,
         .user_data = ans,
@@ -201,9 +225,14 @@ static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_
     } else {
         http_answer_fail(ans, transport_status(c, err));
     }
+    int64_t took_ms = (esp_timer_get_time() - t0) / 1000;
     ESP_LOGD(TAG, "http: %s -> %d (%lld ms)", req->method == PLAT_HTTP_POST ? "POST" : "GET",
-             (int)ans->status, (long long)((esp_timer_get_time() - t0) / 1000));
+             (int)ans->status, (long long)took_ms);
     esp_http_client_cleanup(c);
+    /* Real time: the answer is there now. Virtual: it arrives when the virtual
+     * clock has run what the exchange took (its whole timeout if it timed out). */
+    b->http_ready_ms = now_ms(b);
+    if (b->virtual_time) b->http_ready_ms += ans->status == PLAT_HTTP_TIMEOUT ? (int64_t)timeout : took_ms;
     b->http_done = true;
     return PLAT_OK;
 }
@@ -212,6 +241,7 @@ static plat_status_t http_poll(void *ctx)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
     if (!b->http_done) return PLAT_NOT_FOUND;
+    if (now_ms(b) < b->http_ready_ms) return PLAT_BUSY;
     b->http_done = false;
     return PLAT_OK;
 }
@@ -222,7 +252,8 @@ static void http_cancel(void *ctx) { ((esp32_board_t *)ctx)->http_done = false; 
 
 static int64_t now_ms(void *ctx)
 {
-    (void)ctx;
+    esp32_board_t *b = (esp32_board_t *)ctx;
+    if (b->virtual_time) return b->virtual_ms;
     return esp_timer_get_time() / 1000;
 }
 
@@ -234,12 +265,40 @@ static uint32_t random_u32(void *ctx)
 
 static void gnss_pump(esp32_board_t *b);
 
+/* Virtual time: jump to the wake time or the HTTP answer's arrival, whichever
+ * comes first; while GNSS is looking, run with real time in slices of 200 ms. */
+static plat_status_t sleep_virtual(esp32_board_t *b, int64_t wake_ms)
+{
+    int64_t until = wake_ms;
+    if (b->http_done && b->http_ready_ms < until) until = b->http_ready_ms;
+    while (b->virtual_ms < until) {
+        if (!b->gnss_active) {
+            b->virtual_ms = until;
+            break;
+        }
+        gnss_pump(b);
+        if (b->gnss_ready) break;
+        int64_t step = until - b->virtual_ms;
+        if (step > 200) step = 200;
+        int64_t t0 = esp_timer_get_time();
+        vTaskDelay(pdMS_TO_TICKS(step) > 0 ? pdMS_TO_TICKS(step) : 1);
+        int64_t ran = (esp_timer_get_time() - t0) / 1000;
+        b->virtual_ms += ran < step ? ran : step;
+    }
+    /* One tick for the others: hours pass without a real wait, and the idle
+     * task (the task watchdog) and the console must still run. */
+    vTaskDelay(1);
+    return PLAT_OK;
+}
+
 static plat_status_t sleep_until(void *ctx, int64_t wake_ms)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
+    if (b->idle_hook != NULL) (void)b->idle_hook(b->idle_arg);
+    if (b->virtual_time) return sleep_virtual(b, wake_ms);
     for (;;) {
         int64_t now = now_ms(b);
-        if (now >= wake_ms || b->http_done) return PLAT_OK;
+        if (now >= wake_ms || (b->http_done && now >= b->http_ready_ms)) return PLAT_OK;
         if (b->gnss_active) {
             gnss_pump(b);
             if (b->gnss_ready) return PLAT_OK;
@@ -446,4 +505,33 @@ esp_err_t esp32_platform_init(platform_t *p, bool allow_http)
     p->motion = motion;
     p->log = log_line;
     return ESP_OK;
+}
+
+esp_err_t esp32_platform_virtual_time(const platform_t *p, bool on, uint32_t http_wait_cap_ms)
+{
+    if (p == NULL || p->ctx != &board) return ESP_ERR_INVALID_ARG;
+    esp32_board_t *b = &board;
+    if (b->http_done || b->gnss_active) return ESP_ERR_INVALID_STATE; /* only between runs */
+    b->virtual_time = on;
+    b->virtual_ms = 0; /* a run is a power-on: the module's clock starts near 0 */
+    b->http_wait_cap_ms = http_wait_cap_ms;
+    return ESP_OK;
+}
+
+esp_err_t esp32_platform_idle_hook(const platform_t *p, esp32_idle_hook_t hook, void *arg)
+{
+    if (p == NULL || p->ctx != &board) return ESP_ERR_INVALID_ARG;
+    board.idle_hook = hook;
+    board.idle_arg = arg;
+    return ESP_OK;
+}
+
+esp_err_t esp32_platform_erase(const platform_t *p)
+{
+    if (p == NULL || p->ctx != &board) return ESP_ERR_INVALID_ARG;
+    esp32_board_t *b = &board;
+    esp_err_t err = nvs_erase_all(b->nvs);
+    if (err == ESP_OK) err = nvs_commit(b->nvs);
+    if (err == ESP_OK) err = esp_partition_erase_range(b->log_part, 0, b->log_part->size);
+    return err;
 }
