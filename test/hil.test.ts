@@ -8,9 +8,10 @@ import { SCENARIOS, withRig } from './scenarios/scenarios.ts';
 for (const dut of availableDuts()) {
   describe(`hil: ${dut.name}`, () => {
     for (const sc of SCENARIOS) {
-      it.skipIf(dut.skip !== undefined)(sc.name, async () => {
+      const cannot = Object.keys(dut.cannot ?? {}).some((prefix) => sc.name.startsWith(prefix));
+      it.skipIf(dut.skip !== undefined || cannot)(sc.name, async () => {
         await withRig(dut.make(), sc.faults?.() ?? null, sc.run);
-      }, 120_000);
+      }, dut.timeoutMs);
     }
   });
 }

@@ -1,7 +1,7 @@
 // The device under test (DUT): one interface, three drivers, so every scenario is written
 // once and run against the module in Node, the Linux board under real wasm3 (a process over
 // real sockets), and a real board on a serial port.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -148,62 +148,130 @@ export class LinuxBoardDut implements DeviceUnderTest {
 }
 
 /**
- * A real board (ESP32) on a serial port. It cannot run here (no hardware): the driver is
- * written against the ESP32 port's console (boards/esp32/README.md, "Console"):
- * provisioning writes `provision <key> <value>` lines, `run <hours>` starts a run in
- * virtual time, and the board answers with one `SUMMARY {json}` line, the same JSON as the
- * Linux board's --json. A power cut is the serial adapter's DTR line (EN pin) pulled low.
- * Select it with TRACKAGENT_SERIAL_PORT=/dev/ttyUSB0.
+ * A real board (ESP32) on a serial port, built with CONFIG_TRACKAGENT_TEST_CONSOLE
+ * (boards/esp32/README.md, "Console (test rigs)"). It cannot run here (no hardware).
+ * `erase` and `provision <key> <value>` make a fresh device, `run <hours> [trap-every N]`
+ * runs it in virtual time and ends with one `SUMMARY {json}` line, the Linux board's fields.
+ * A power cut needs a rig that switches the supply: TRACKAGENT_SERIAL_POWER_CYCLE names a
+ * command that does (an EN reset through RTS does not tear a flash write: the chip keeps
+ * power). Select the driver with TRACKAGENT_SERIAL_PORT=/dev/ttyUSB0; the board reaches the
+ * fake cloud at TRACKAGENT_CLOUD_HOST.
  */
 export class SerialBoardDut implements DeviceUnderTest {
   readonly name = 'serial-board';
   private lines: string[] = [];
+  private fd: number | null = null;
+  private pending = '';
+
   constructor(private port: string) {}
 
-  private async exchange(command: string, until: RegExp, timeoutMs: number): Promise<string> {
-    const fd = fs.openSync(this.port, 'r+');
-    try {
-      fs.writeSync(fd, command + '\n');
-      const deadline = Date.now() + timeoutMs;
-      let buf = '';
-      const chunk = Buffer.alloc(4096);
-      while (Date.now() < deadline) {
-        let n = 0;
-        try { n = fs.readSync(fd, chunk, 0, chunk.length, null); } catch { n = 0; }
-        if (n > 0) buf += chunk.subarray(0, n).toString('utf8');
-        const m = until.exec(buf);
-        if (m) { this.lines.push(...buf.split('\n')); return m[1] ?? m[0]; }
-        if (n === 0) await new Promise((r) => setTimeout(r, 20));
+  private open(): number {
+    if (this.fd !== null) return this.fd;
+    // Raw, no echo (the board's own lines must not come back to it as commands), and the
+    // port stays open: reopening toggles DTR/RTS, which some adapters turn into a reset.
+    execFileSync('stty', ['-F', this.port, '115200', 'raw', '-echo', '-hupcl']);
+    this.fd = fs.openSync(this.port, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+    return this.fd;
+  }
+
+  /** Non-blocking reads, so the fake cloud in this process keeps answering the board. */
+  private async readUntil(until: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+    const fd = this.open();
+    const chunk = Buffer.alloc(4096);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let n = 0;
+      try { n = fs.readSync(fd, chunk, 0, chunk.length, null); } catch { n = 0; }
+      if (n > 0) {
+        this.pending += chunk.subarray(0, n).toString('utf8');
+        let nl: number;
+        while ((nl = this.pending.indexOf('\n')) >= 0) {
+          const line = this.pending.slice(0, nl).replace(/\r$/, '');
+          this.pending = this.pending.slice(nl + 1);
+          this.lines.push(line);
+          recordLogLine(line);
+          const m = until.exec(line);
+          if (m) return m;
+        }
       }
-      throw new Error(`serial board on ${this.port}: no answer to '${command.split(' ')[0]}' within ${timeoutMs} ms`);
-    } finally {
-      fs.closeSync(fd);
+      if (Date.now() > deadline) throw new Error(`serial board on ${this.port}: no ${what} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
+  private async command(text: string, until: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    fs.writeSync(this.open(), text + '\n');
+    return this.readUntil(until, timeoutMs, `answer to '${text.split(' ')[0]}'`);
+  }
+
   async provision(id: DutIdentity) {
-    for (const [k, v] of Object.entries(id)) await this.exchange(`provision ${k} ${v}`, /^ok$/m, 5_000);
+    // Drain what the board printed before (a stale answer must not match).
+    await this.readUntil(/^\u0000never$/, 300, 'quiet').catch(() => undefined);
+    const answer = async (cmd: string) => {
+      const m = await this.command(cmd, /^(ok|error .*)$/, 10_000);
+      if (m[1] !== 'ok') throw new Error(`serial board: '${cmd.split(' ').slice(0, 2).join(' ')}' answered ${m[1]}`);
+    };
+    await answer('erase'); // a fresh device: no counters, ids or rotated key of an earlier run
+    for (const [k, v] of Object.entries(id)) await answer(`provision ${k} ${v}`);
   }
 
   async run(r: DutRun): Promise<DutSummary | null> {
-    const json = await this.exchange(`run ${r.hours}`, /^SUMMARY (\{.*\})$/m, 600_000);
-    return JSON.parse(json) as DutSummary;
+    const cmd = `run ${r.hours}${r.trapEvery ? ` trap-every ${r.trapEvery}` : ''}`;
+    if (r.cutAfterFlashOps !== undefined) {
+      const cycle = process.env.TRACKAGENT_SERIAL_POWER_CYCLE;
+      if (!cycle) throw new Error('serial board: a power cut needs TRACKAGENT_SERIAL_POWER_CYCLE, a command that switches the board\'s supply off and on');
+      fs.writeSync(this.open(), cmd + '\n');
+      // Cut once the board has written about that many records (four flash operations each at most).
+      const target = Math.ceil(r.cutAfterFlashOps / 4);
+      for (;;) {
+        const m = await this.command('summary', /^SUMMARY (\{.*\})$/, 10_000);
+        if (JSON.parse(m[1]).uplinksRecorded >= target) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      execFileSync('bash', ['-c', cycle]);
+      await this.readUntil(/^READY\b/, 60_000, 'READY after the power cycle');
+      return null;
+    }
+    const m = await this.command(cmd, /^SUMMARY (\{.*"running":false.*\})$/, 900_000);
+    const j = JSON.parse(m[1]);
+    if (j.error) throw new Error(`serial board: run failed: ${j.error}`);
+    return { uplinksRecorded: j.uplinksRecorded, buffered: j.buffered, resets: j.resets, dropped: j.dropped, lastUplinkId: j.lastUplinkId, boots: j.boots, traps: j.traps };
   }
 
   logs() { return this.lines; }
-  async dispose() {}
+  async dispose() {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
 }
 
 /** The drivers CI runs (node, linux board when built), plus the serial one when a port is named. */
-export function availableDuts(): { name: string; make: () => DeviceUnderTest; skip?: string }[] {
-  const list: { name: string; make: () => DeviceUnderTest; skip?: string }[] = [
-    { name: 'node', make: () => new NodeDut() },
+export interface DutDriver {
+  name: string;
+  make: () => DeviceUnderTest;
+  /** Why it cannot run here, if it cannot. */
+  skip?: string;
+  /** Per-scenario time limit, ms. */
+  timeoutMs: number;
+  /** Scenarios this device cannot run, by name prefix, with the reason. */
+  cannot?: Record<string, string>;
+}
+
+export function availableDuts(): DutDriver[] {
+  const list: DutDriver[] = [
+    { name: 'node', make: () => new NodeDut(), timeoutMs: 120_000 },
     {
       name: 'linux-board', make: () => new LinuxBoardDut(),
       skip: fs.existsSync(LINUX_BOARD) ? undefined : `${LINUX_BOARD} is not built: run npm run build:board`,
+      timeoutMs: 120_000,
     },
   ];
   const port = process.env.TRACKAGENT_SERIAL_PORT;
-  list.push({ name: 'serial-board', make: () => new SerialBoardDut(port ?? ''), skip: port ? undefined : 'no TRACKAGENT_SERIAL_PORT (needs a real board)' });
+  list.push({
+    name: 'serial-board', make: () => new SerialBoardDut(port ?? ''), skip: port ? undefined : 'no TRACKAGENT_SERIAL_PORT (needs a real board)',
+    timeoutMs: 1_200_000,
+    // A thousand module re-instantiations on an ESP32 take far longer than a test should.
+    cannot: { '1,000 traps': 'about 1,000 re-instantiations of the module on the board' },
+  });
   return list;
 }

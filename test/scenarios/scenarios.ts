@@ -21,7 +21,9 @@ export interface Rig {
 
 export async function withRig(dut: DeviceUnderTest, faults: FaultHook | null, body: (rig: Rig) => Promise<void>): Promise<void> {
   const cloud = new FakeCloud({ makeSecret, faults: faults ?? undefined });
-  const server = await startCloudServer(cloud);
+  // A real board reaches the cloud over its network: TRACKAGENT_CLOUD_HOST is this machine's
+  // address on the rig's network (loopback otherwise).
+  const server = await startCloudServer(cloud, { host: process.env.TRACKAGENT_CLOUD_HOST });
   const deviceId = 'hil-1';
   const d = cloud.createDevice({ tenantId: 't1', deviceId });
   try {
