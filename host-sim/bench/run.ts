@@ -82,8 +82,10 @@ try {
   row('Node instructions per uplink', `not measured: ${(e as Error).message.split('\n')[0]}`);
 }
 
-step('fleet throughput, 1,000 devices x 24 h: 3 runs in process, 1 over sockets (several minutes)');
-const tp = await fleetThroughput({ devices: 1000, hours: 24, repeats: 3 });
+// BENCH_REPEATS=1 for a quicker, noisier look.
+const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+step(`fleet throughput, 1,000 devices x 24 h: ${repeats} runs in process, 1 over sockets (several minutes)`);
+const tp = await fleetThroughput({ devices: 1000, hours: 24, repeats });
 for (const t of tp.rows) row(`fleet ${fmt(tp.devices)} x ${tp.hours} h: device-hours per second, ${t.label} (median of ${t.runs.length})`, `${fmt(t.median)} (x${fmt(t.median / tp.baseline, 2)} of ${tp.baselineLabel})`);
 json.fleet = tp;
 
