@@ -35,8 +35,8 @@ describe('budgets (test/budgets.json)', () => {
     check('flashBytesPerRecord', (await logFigures()).flashBytesPerRecord);
   });
 
-  it('under wasm3 (valgrind): instructions per uplink and peak heap', () => {
-    const w = wasm3Figures();
+  it('under wasm3 (valgrind): instructions per uplink and peak heap', async () => {
+    const w = await wasm3Figures();
     check('wasm3InstructionsPerUplink', w.sim.instructionsPerAckedUplink);
     check('wasm3HeapPeakBytes32', w.sim.heap32PeakBytes);
     expect(w.board.memcheck.definitelyLostBytes).toBe(0);

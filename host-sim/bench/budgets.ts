@@ -15,13 +15,16 @@ export function overBudget(name: string, measured: number, budgets: Record<strin
   return measured <= b.max ? null : `${name} is over budget: measured ${measured} ${b.unit}, budget ${b.max} ${b.unit} (test/budgets.json: ${b.why})`;
 }
 
-/** Runs the Linux board's valgrind measurements (boards/linux/measure.sh) and returns its JSON. */
-export function wasm3Figures(): Record<string, any> {
-  // Imported lazily: only the bench and the budget test need a child process.
-  return JSON.parse(childOutput('bash', ['boards/linux/measure.sh']));
+/**
+ * Runs the Linux board's valgrind measurements (boards/linux/measure.sh) and returns its
+ * JSON. Asynchronous: it takes half a minute, and a test worker must keep answering its
+ * runner meanwhile.
+ */
+export async function wasm3Figures(): Promise<Record<string, any>> {
+  const { stdout } = await execFileAsync('bash', ['boards/linux/measure.sh'], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  return JSON.parse(stdout);
 }
 
-import { execFileSync } from 'node:child_process';
-function childOutput(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 });
-}
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+const execFileAsync = promisify(execFile);

@@ -53,7 +53,7 @@ json.log = lg;
 
 step('wasm3 under valgrind (boards/linux/measure.sh, about a minute)');
 try {
-  const w = wasm3Figures();
+  const w = await wasm3Figures();
   row('wasm3: heap peak, 64-bit board (bytes)', fmt(w.board.wasm3HeapPeakBytes));
   row('wasm3: heap peak, 32-bit, eager / lazy compile (bytes)', `${fmt(w.sim.heap32PeakBytes)} / ${fmt(w.sim.heap32LazyPeakBytes)}`, 'wasm3HeapPeakBytes32');
   row('wasm3: fits an ESP32 without PSRAM (eager / lazy)', `${w.esp32.fits ? 'yes' : 'no'} / ${w.esp32.fitsLazy ? 'yes' : 'no'} (margin ${fmt(w.esp32.marginBytes)} eager)`);

@@ -139,7 +139,10 @@ export function loadModule(path = RELEASE_WASM): WebAssembly.Module {
 export async function runPool(module: WebAssembly.Module, tasks: TaskSpec[], workers: number, onResult: (r: TaskResult) => void): Promise<void> {
   if (tasks.length === 0) return;
   if (workers <= 0) {
-    for (const t of tasks) onResult(await runTask(module, t));
+    for (const t of tasks) {
+      onResult(await runTask(module, t));
+      await new Promise((resolve) => setImmediate(resolve)); // let the event loop breathe between runs
+    }
     return;
   }
   let next = 0;
