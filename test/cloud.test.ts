@@ -11,6 +11,8 @@ const START = Date.UTC(2026, 10, 23, 10, 15, 0);
 const TENANT = 'acme';
 const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 const ERROR_FIELDS = ['timestamp', 'path', 'status', 'error', 'message', 'requestId', 'errorId', 'traceId'];
+/** An epoch of the devices in these tests (any unsigned 32-bit integer). */
+const E = 2_882_400_018;
 
 let clock: number;
 let cloud: FakeCloud;
@@ -197,10 +199,10 @@ describe('device authentication', () => {
   it('403 for a key lacking the scope', async () => {
     const readOnly = cloud.createKey({ forDevice: 'trk-1', scopes: ['devices:connect'] });
     expect((await connectDev(readOnly.secret)).status).toBe(200);
-    expect((await sendUplink(readOnly.secret, { id: 1 })).status).toBe(403);
+    expect((await sendUplink(readOnly.secret, { epoch: E, id: 1 })).status).toBe(403);
     const noConnect = cloud.createKey({ forDevice: 'trk-1', scopes: ['uplinks:write'] });
     expect((await connectDev(noConnect.secret)).status).toBe(403);
-    expect((await sendUplink(noConnect.secret, { id: 1 })).status).toBe(201);
+    expect((await sendUplink(noConnect.secret, { epoch: E, id: 1 })).status).toBe(201);
   });
 
   it('403 for a key of another device', async () => {
@@ -208,7 +210,7 @@ describe('device authentication', () => {
     const r = await connectDev(other.apiKey);
     expect(r.status).toBe(403);
     expect(r.json.message).toMatch(/another device/);
-    expect((await sendUplink(other.apiKey, { id: 1 })).status).toBe(403);
+    expect((await sendUplink(other.apiKey, { epoch: E, id: 1 })).status).toBe(403);
     expect(cloud.uplinksOf('trk-1')).toEqual([]);
     // Same deviceId under another tenant path is another device too.
     expect((await connectDev(dev.apiKey, undefined, { tenantId: 'other', deviceId: 'trk-1' })).status).toBe(403);
@@ -219,7 +221,7 @@ describe('device authentication', () => {
     const r = await connectDev(dev.apiKey);
     expect(r.status).toBe(403);
     expect(r.json.message).toMatch(/disabled/);
-    expect((await sendUplink(dev.apiKey, { id: 1 })).status).toBe(403);
+    expect((await sendUplink(dev.apiKey, { epoch: E, id: 1 })).status).toBe(403);
     expect((await resetDev(dev.resetSecret)).status).toBe(403);
     await admin('PUT', devicePath(dev, ''), { isEnabled: true });
     expect((await connectDev(dev.apiKey)).status).toBe(200);
@@ -230,7 +232,7 @@ describe('device authentication', () => {
     const gone = await connectDev(dev.apiKey);
     expect(gone.status).toBe(404);
     expectErrorObject(gone.json, 404, devicePath(dev, '/connect'));
-    expect((await sendUplink(dev.apiKey, { id: 1 })).status).toBe(404);
+    expect((await sendUplink(dev.apiKey, { epoch: E, id: 1 })).status).toBe(404);
     expect((await resetDev(dev.resetSecret)).status).toBe(404);
     expect((await connectDev('ak_neverissuedneverissuedneverissued')).status).toBe(401);
     // The old key of a device since re-created under the same id is just revoked.
@@ -240,7 +242,7 @@ describe('device authentication', () => {
 
   it('an operator key with the scope may act for any existing device, 404 for a missing one', async () => {
     expect((await connectDev(cloud.adminKey)).status).toBe(200);
-    expect((await sendUplink(cloud.adminKey, { id: 5 })).status).toBe(201);
+    expect((await sendUplink(cloud.adminKey, { epoch: E, id: 5 })).status).toBe(201);
     const missing = await connectDev(cloud.adminKey, undefined, { tenantId: TENANT, deviceId: 'ghost' });
     expect(missing.status).toBe(404);
   });
@@ -281,7 +283,7 @@ describe('reset', () => {
     expect((await resetDev(dev.apiKey)).status).toBe(403);
     expect((await resetDev(cloud.adminKey)).status).toBe(403);
     expect((await connectDev(dev.resetSecret)).status).toBe(403);
-    expect((await sendUplink(dev.resetSecret, { id: 1 })).status).toBe(403);
+    expect((await sendUplink(dev.resetSecret, { epoch: E, id: 1 })).status).toBe(403);
     expect((await sendBackfill(dev.resetSecret, { uplinks: [] })).status).toBe(403);
     expect((await call('GET', '/keys', { key: dev.resetSecret })).status).toBe(403);
     const other = cloud.createDevice({ tenantId: TENANT, deviceId: 'trk-2' });
@@ -297,35 +299,40 @@ describe('reset', () => {
 });
 
 describe('uplinks', () => {
-  it('stores the first of an id (201) and answers a repeat with 409 without storing it', async () => {
-    const up = { id: 1291, timestamp: '2026-11-23T10:15:00Z', topic: 'position', data: { latitude: 47.3769, longitude: 8.5417 } };
+  it('stores the first of an (epoch, id) (201, counted) and answers a repeat as a duplicate without storing it', async () => {
+    const up = { epoch: E, id: 1291, timestamp: '2026-11-23T10:15:00Z', topic: 'position', data: { latitude: 47.3769, longitude: 8.5417 } };
     const first = await sendUplink(dev.apiKey, up);
     expect(first.status).toBe(201);
+    expect(first.json).toEqual({ accepted: 1, duplicates: 0 });
     const again = await sendUplink(dev.apiKey, { ...up, data: { changed: true } });
-    expect(again.status).toBe(409);
-    expectErrorObject(again.json, 409, devicePath(dev, '/uplinks'));
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ accepted: 0, duplicates: 1 });
     expect(cloud.uplinksOf('trk-1')).toEqual([{ ...up, receivedAt: '2026-11-23T10:15:00Z' }]);
     expect(cloud.duplicatesOf('trk-1')).toBe(1);
+    // The same id in another epoch is another uplink: a device that lost its counter keeps its data.
+    expect((await sendUplink(dev.apiKey, { ...up, epoch: E + 1 })).status).toBe(201);
+    expect(cloud.uplinksOf('trk-1').map((u) => [u.epoch - E, u.id])).toEqual([[0, 1291], [1, 1291]]);
   });
 
   it('defaults timestamp to receive time and topic to "default"', async () => {
     clock = START + 42_000;
-    expect((await sendUplink(dev.apiKey, { id: 0, data: { timeUnknown: true } })).status).toBe(201);
+    expect((await sendUplink(dev.apiKey, { epoch: E, id: 1, data: { timeUnknown: true } })).status).toBe(201);
     expect(cloud.uplinksOf('trk-1')[0]).toEqual({
-      id: 0, timestamp: '2026-11-23T10:15:42Z', topic: 'default', data: { timeUnknown: true }, receivedAt: '2026-11-23T10:15:42Z',
+      epoch: E, id: 1, timestamp: '2026-11-23T10:15:42Z', topic: 'default', data: { timeUnknown: true }, receivedAt: '2026-11-23T10:15:42Z',
     });
   });
 
   it('accepts 1e2 and 100.0 as id 100', async () => {
-    expect((await sendUplink(dev.apiKey, '{"id":1e2}')).status).toBe(201);
-    expect((await sendUplink(dev.apiKey, '{"id":100.0}')).status).toBe(409);
+    expect((await sendUplink(dev.apiKey, `{"epoch":${E},"id":1e2}`)).status).toBe(201);
+    expect((await sendUplink(dev.apiKey, `{"epoch":${E},"id":100.0}`)).json).toEqual({ accepted: 0, duplicates: 1 });
     expect(cloud.uplinksOf('trk-1').map((u) => u.id)).toEqual([100]);
   });
 
   it('refuses invalid uplinks with 400', async () => {
     const bad: unknown[] = [
-      {}, { id: -1 }, { id: 1.5 }, { id: '7' }, { id: null }, { id: 1, timestamp: 'yesterday' },
-      { id: 1, timestamp: '2026-11-23T10:15:00' }, { id: 1, timestamp: 12345 }, { id: 1, topic: 5 }, [{ id: 1 }], 'null',
+      {}, { id: 1 }, { epoch: -1, id: 1 }, { epoch: 2 ** 32, id: 1 }, { epoch: 1.5, id: 1 }, { epoch: '7', id: 1 },
+      { epoch: E, id: 0 }, { epoch: E, id: -1 }, { epoch: E, id: 1.5 }, { epoch: E, id: '7' }, { epoch: E, id: null }, { epoch: E, id: 1, timestamp: 'yesterday' },
+      { epoch: E, id: 1, timestamp: '2026-11-23T10:15:00' }, { epoch: E, id: 1, timestamp: 12345 }, { epoch: E, id: 1, topic: 5 }, [{ epoch: E, id: 1 }], 'null',
     ];
     for (const body of bad) {
       const r = await sendUplink(dev.apiKey, body);
@@ -335,18 +342,19 @@ describe('uplinks', () => {
     expect(cloud.uplinksOf('trk-1')).toEqual([]);
   });
 
-  it('operator reads them ordered by id', async () => {
-    for (const id of [3, 1, 2]) await sendUplink(dev.apiKey, { id });
+  it('operator reads them ordered by epoch, then id', async () => {
+    for (const id of [3, 1, 2]) await sendUplink(dev.apiKey, { epoch: E, id });
+    await sendUplink(dev.apiKey, { epoch: E + 1, id: 1 });
     const r = await admin('GET', devicePath(dev, '/uplinks'));
     expect(r.status).toBe(200);
-    expect(r.json.map((u: { id: number }) => u.id)).toEqual([1, 2, 3]);
+    expect(r.json.map((u: { epoch: number; id: number }) => [u.epoch - E, u.id])).toEqual([[0, 1], [0, 2], [0, 3], [1, 1]]);
   });
 });
 
 describe('backfill', () => {
   it('stores a batch and counts duplicates, within the batch too', async () => {
-    await sendUplink(dev.apiKey, { id: 2 });
-    const r = await sendBackfill(dev.apiKey, { uplinks: [{ id: 1 }, { id: 2 }, { id: 3, topic: 'position' }, { id: 3 }] });
+    await sendUplink(dev.apiKey, { epoch: E, id: 2 });
+    const r = await sendBackfill(dev.apiKey, { uplinks: [{ epoch: E, id: 1 }, { epoch: E, id: 2 }, { epoch: E, id: 3, topic: 'position' }, { epoch: E, id: 3 }] });
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ accepted: 2, duplicates: 2 });
     expect(cloud.uplinksOf('trk-1').map((u) => [u.id, u.topic])).toEqual([[1, 'default'], [2, 'default'], [3, 'position']]);
@@ -355,7 +363,7 @@ describe('backfill', () => {
   });
 
   it('413 above 16384 bytes of body', async () => {
-    const uplinks = Array.from({ length: 10 }, (_, i) => ({ id: i, data: { pad: 'x'.repeat(1700) } }));
+    const uplinks = Array.from({ length: 10 }, (_, i) => ({ epoch: E, id: i + 1, data: { pad: 'x'.repeat(1700) } }));
     const body = JSON.stringify({ uplinks });
     expect(body.length).toBeGreaterThan(16384);
     const r = await sendBackfill(dev.apiKey, body);
@@ -368,18 +376,18 @@ describe('backfill', () => {
 
   it('413 for more entries than the device backfillBatchSize', async () => {
     cloud.updateDevice('trk-1', { settings: { ...FACTORY_TRACKER_SETTINGS, backfillBatchSize: 3 } });
-    const four = [{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }];
+    const four = [{ epoch: E, id: 1 }, { epoch: E, id: 2 }, { epoch: E, id: 3 }, { epoch: E, id: 4 }];
     expect((await sendBackfill(dev.apiKey, { uplinks: four })).status).toBe(413);
     expect((await sendBackfill(dev.apiKey, { uplinks: four.slice(0, 3) })).status).toBe(200);
     // Invalid settings on the cloud side: the factory limit (100) applies.
     cloud.updateDevice('trk-1', { settings: { backfillBatchSize: 'many' } });
-    const many = Array.from({ length: 101 }, (_, i) => ({ id: 10 + i }));
+    const many = Array.from({ length: 101 }, (_, i) => ({ epoch: E, id: 10 + i }));
     expect((await sendBackfill(dev.apiKey, { uplinks: many })).status).toBe(413);
     expect((await sendBackfill(dev.apiKey, { uplinks: many.slice(0, 100) })).status).toBe(200);
   });
 
   it('400 for the whole request when one entry is invalid; nothing stored', async () => {
-    const r = await sendBackfill(dev.apiKey, { uplinks: [{ id: 1 }, { id: 'two' }, { id: 3 }] });
+    const r = await sendBackfill(dev.apiKey, { uplinks: [{ epoch: E, id: 1 }, { epoch: E, id: 'two' }, { epoch: E, id: 3 }] });
     expect(r.status).toBe(400);
     expect(r.json.message).toMatch(/uplinks\[1\]/);
     expect(cloud.uplinksOf('trk-1')).toEqual([]);
@@ -553,9 +561,9 @@ describe('faults', () => {
 
   it('the request log lets a test check that no retry came before Retry-After', async () => {
     cloud.faults = faultWhen((c) => c.endpoint === 'uplink', { kind: 'status', status: 503, retryAfter: { seconds: 30 } }, 1);
-    await sendUplink(dev.apiKey, { id: 1 });
+    await sendUplink(dev.apiKey, { epoch: E, id: 1 });
     clock += 30_000;
-    await sendUplink(dev.apiKey, { id: 1 });
+    await sendUplink(dev.apiKey, { epoch: E, id: 1 });
     const [refused, retried] = cloud.requests;
     expect(retried.t - refused.t).toBeGreaterThanOrEqual(refused.retryAfterS! * 1000);
     expect(retried.status).toBe(201);
@@ -580,18 +588,18 @@ describe('faults', () => {
 
   it('drop: the socket closes without an answer; the server goes on serving', async () => {
     cloud.faults = faultWhen((c) => c.endpoint === 'uplink', { kind: 'drop' }, 1);
-    await expect(sendUplink(dev.apiKey, { id: 1 })).rejects.toThrow();
+    await expect(sendUplink(dev.apiKey, { epoch: E, id: 1 })).rejects.toThrow();
     expect(cloud.uplinksOf('trk-1')).toEqual([]);
     expect(cloud.requests[0]).toMatchObject({ endpoint: 'uplink', status: 0, fault: 'drop' });
-    expect((await sendUplink(dev.apiKey, { id: 1 })).status).toBe(201);
+    expect((await sendUplink(dev.apiKey, { epoch: E, id: 1 })).status).toBe(201);
   });
 
-  it('drop after handling: stored, answer lost, the retry gets 409', async () => {
+  it('drop after handling: stored, answer lost, the retry is answered as a duplicate', async () => {
     cloud.faults = faultWhen((c) => c.endpoint === 'uplink', { kind: 'drop', afterHandling: true }, 1);
-    await expect(sendUplink(dev.apiKey, { id: 7 })).rejects.toThrow();
+    await expect(sendUplink(dev.apiKey, { epoch: E, id: 7 })).rejects.toThrow();
     expect(cloud.uplinksOf('trk-1').map((u) => u.id)).toEqual([7]);
     expect(cloud.requests[0]).toMatchObject({ status: 0, handledStatus: 201, fault: 'drop' });
-    expect((await sendUplink(dev.apiKey, { id: 7 })).status).toBe(409);
+    expect((await sendUplink(dev.apiKey, { epoch: E, id: 7 })).json).toEqual({ accepted: 0, duplicates: 1 });
   });
 
   it('reset answer lost after handling: the old key is already revoked', async () => {
@@ -615,7 +623,7 @@ describe('faults', () => {
   it('delay: answers after the delay, handled on arrival', async () => {
     cloud.faults = faultWhen((c) => c.endpoint === 'uplink', { kind: 'delay', ms: 250 }, 1);
     const started = Date.now();
-    const r = await sendUplink(dev.apiKey, { id: 1 });
+    const r = await sendUplink(dev.apiKey, { epoch: E, id: 1 });
     expect(r.status).toBe(201);
     expect(Date.now() - started).toBeGreaterThanOrEqual(240);
     expect(cloud.requests[0]).toMatchObject({ status: 201, fault: 'delay' });
@@ -678,7 +686,7 @@ describe('faults', () => {
 
 describe('request log and stats', () => {
   it('logs every request with endpoint, device, status and body bytes', async () => {
-    const body = { id: 1, data: { battery: 87 } };
+    const body = { epoch: E, id: 1, data: { battery: 87 } };
     await connectDev(dev.apiKey);
     clock += 1000;
     await sendUplink(dev.apiKey, body);
@@ -689,18 +697,18 @@ describe('request log and stats', () => {
     expect(cloud.requests.map((r) => [r.t - START, r.method, r.endpoint, r.deviceId, r.status])).toEqual([
       [0, 'POST', 'connect', 'trk-1', 200],
       [1000, 'POST', 'uplink', 'trk-1', 201],
-      [1000, 'POST', 'uplink', 'trk-1', 409],
+      [1000, 'POST', 'uplink', 'trk-1', 200],
       [1000, 'POST', 'reset', 'trk-1', 200],
       [1000, 'GET', 'operator', undefined, 200],
       [1000, 'GET', 'unknown', undefined, 404],
     ]);
     expect(cloud.requests[1].bytesIn).toBe(JSON.stringify(body).length);
-    expect(cloud.requests[1].bytesOut).toBe('{"id":1}'.length);
+    expect(cloud.requests[1].bytesOut).toBe('{"accepted":1,"duplicates":0}'.length);
     const stats = cloud.stats();
     expect(stats.requests).toBe(6);
     expect(stats.byEndpoint).toEqual({ connect: 1, uplink: 2, reset: 1, operator: 1, unknown: 1 });
-    expect(stats.byStatus).toEqual({ 200: 3, 201: 1, 409: 1, 404: 1 });
-    expect(stats.byEndpointStatus.uplink).toEqual({ 201: 1, 409: 1 });
+    expect(stats.byStatus).toEqual({ 200: 4, 201: 1, 404: 1 });
+    expect(stats.byEndpointStatus.uplink).toEqual({ 201: 1, 200: 1 });
     expect(stats.bytesIn).toBe(cloud.requests.reduce((n, r) => n + r.bytesIn, 0));
     expect(stats.bytesOut).toBe(cloud.requests.reduce((n, r) => n + r.bytesOut, 0));
     expect(stats.faults).toBe(0);

@@ -1,7 +1,7 @@
 // The device-facing endpoints of the spec: connect, connections/reset,
 // uplinks, uplinks/backfill.
 
-import { backfillLimit, type DeviceRecord } from './devices.ts';
+import { backfillLimit, uplinkKey, type DeviceRecord } from './devices.ts';
 import { ApiError, hasBody, isoInstant, isPlainObject, jsonResponse, parseIsoInstant, readJsonBody, readJsonObject } from './http-util.ts';
 import {
   DEVICE_API_KEY_SCOPES,
@@ -91,8 +91,9 @@ export function issueDeviceApiKey(ctx: Pick<HandlerContext, 'keys' | 'now' | 'ap
 export function uplink(ctx: HandlerContext): CloudResponse {
   const { device } = authorizeDevice(ctx, 'uplinks:write');
   const entry = parseUplink(readJsonBody(ctx.req), 'uplink', ctx.now);
-  if (!store(device, entry)) throw new ApiError(409, `Uplink ${entry.id} already received`);
-  return jsonResponse(201, { id: entry.id }, ctx.now);
+  // A repeat is acknowledged as a duplicate (200), so a retry after a lost answer is verified too.
+  if (!store(device, entry)) return jsonResponse(200, { accepted: 0, duplicates: 1 }, ctx.now);
+  return jsonResponse(201, { accepted: 1, duplicates: 0 }, ctx.now);
 }
 
 export function backfill(ctx: HandlerContext): CloudResponse {
@@ -117,22 +118,26 @@ export function backfill(ctx: HandlerContext): CloudResponse {
   return jsonResponse(200, { accepted, duplicates }, ctx.now);
 }
 
-/** Stores a new uplink; false (and counted) when the device already sent this id. */
+/** Stores a new uplink; false (and counted) when the device already sent this (epoch, id). */
 function store(device: DeviceRecord, entry: StoredUplink): boolean {
-  if (device.uplinks.has(entry.id)) {
+  const key = uplinkKey(entry.epoch, entry.id);
+  if (device.uplinks.has(key)) {
     device.duplicates++;
     return false;
   }
-  device.uplinks.set(entry.id, entry);
+  device.uplinks.set(key, entry);
   return true;
 }
 
 /** Checks one uplink (spec, uplinks) and fills in the defaults. */
 export function parseUplink(value: unknown, what: string, now: number): StoredUplink {
   if (!isPlainObject(value)) throw new ApiError(400, `${what} must be a JSON object`);
-  const { id, timestamp, topic, data } = value;
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-    throw new ApiError(400, `${what}: id must be an integer >= 0`);
+  const { epoch, id, timestamp, topic, data } = value;
+  if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) {
+    throw new ApiError(400, `${what}: epoch must be an unsigned 32-bit integer`);
+  }
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+    throw new ApiError(400, `${what}: id must be an integer >= 1`);
   }
   if (timestamp !== undefined && parseIsoInstant(timestamp) === undefined) {
     throw new ApiError(400, `${what}: timestamp must be an ISO 8601 date-time with zone`);
@@ -140,6 +145,7 @@ export function parseUplink(value: unknown, what: string, now: number): StoredUp
   if (topic !== undefined && typeof topic !== 'string') throw new ApiError(400, `${what}: topic must be a string`);
   const receivedAt = isoInstant(now);
   return {
+    epoch,
     id,
     timestamp: (timestamp as string | undefined) ?? receivedAt,
     topic: (topic as string | undefined) ?? 'default',

@@ -25,7 +25,8 @@ export interface DeviceRecord extends DeviceRef {
   /** Sent verbatim in connect answers; deliberately not validated (tests send bad settings). */
   settings: unknown;
   created: number;
-  uplinks: Map<number, StoredUplink>;
+  /** Keyed by uplinkKey(epoch, id): the cloud accepts each (deviceId, epoch, id) once. */
+  uplinks: Map<string, StoredUplink>;
   duplicates: number;
   connects: number;
   /** Undefined before the first connect; null after a connect without body. */
@@ -111,9 +112,14 @@ export function deviceView(d: DeviceRecord): DeviceView {
   };
 }
 
-/** Stored uplinks ordered by id. */
+/** The name of an uplink within its device. */
+export function uplinkKey(epoch: number, id: number): string {
+  return `${epoch}:${id}`;
+}
+
+/** Stored uplinks ordered by epoch, then id. */
 export function uplinksById(d: DeviceRecord): StoredUplink[] {
-  return [...d.uplinks.values()].sort((a, b) => a.id - b.id);
+  return [...d.uplinks.values()].sort((a, b) => a.epoch - b.epoch || a.id - b.id);
 }
 
 /**

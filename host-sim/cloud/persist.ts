@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FakeCloud, type FakeCloudOptions } from './fake-cloud.ts';
-import type { DeviceRecord, DeviceStore } from './devices.ts';
+import { uplinkKey, type DeviceRecord, type DeviceStore } from './devices.ts';
 import type { KeyRecord, KeyStore } from './keys.ts';
 import type { StoredUplink } from './types.ts';
 
@@ -76,7 +76,7 @@ export function cloudFromJSON(saved: unknown, options: FakeCloudOptions = {}): F
   Object.assign(cloud, { adminKey: v.adminKey, adminPublicKey: v.adminPublicKey });
   for (const d of v.devices) {
     if (typeof d?.deviceId !== 'string' || !Array.isArray(d.uplinks)) throw new Error('state file has a malformed device');
-    s.devices.set(d.deviceId, { ...d, uplinks: new Map(d.uplinks.map((u) => [u.id, u])) });
+    s.devices.set(d.deviceId, { ...d, uplinks: new Map(d.uplinks.map((u) => [uplinkKey(u.epoch, u.id), u])) });
   }
   for (const [id, url] of v.environments) s.environments.set(id, url);
   return cloud;

@@ -43,6 +43,8 @@ export interface RequestLogEntry {
 
 /** An uplink as stored by the cloud. */
 export interface StoredUplink {
+  /** The device's id sequence (contract: uplinks are named by (deviceId, epoch, id)). */
+  epoch: number;
   id: number;
   /** As sent by the device, or the server receive time when absent. */
   timestamp: string;
