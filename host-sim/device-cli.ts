@@ -73,10 +73,13 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   // ---- the store: given file or memory; identity from the store or from the flags ----
   let kv: KvStore;
   let flash: SimFlash;
+  let damagedEntries = 0;
   const flashFile = f.flash;
   if (flashFile) {
     try {
-      kv = new FileKv(`${flashFile}.kv`);
+      const fileKv = new FileKv(`${flashFile}.kv`);
+      kv = fileKv;
+      damagedEntries = fileKv.damagedOnLoad;
     } catch (e) {
       const m = (e as Error).message;
       const cut = m.lastIndexOf(': ');
@@ -175,6 +178,9 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   const rc = sched.boot(host);
   const held = bootLines;
   bootLines = null;
+  if (rc === 0 && damagedEntries > 0) {
+    process.stderr.write(`${PROG}: notice: ${flashFile}.kv: ${damagedEntries} damaged entries read as missing; the device fell back to its factory values for them\n`);
+  }
   if (rc === 0) for (const l of held) process.stderr.write(l);
   if (rc !== 0) {
     http.close();
