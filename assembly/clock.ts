@@ -1,28 +1,114 @@
 // UTC without a battery-backed clock. The host gives monotonic milliseconds since power-on;
-// UTC is learned from trusted hints (the Date header of a response, a GNSS fix) and kept as
-// an offset from that monotonic clock. One hint never moves UTC back by more than a minute.
+// UTC is learned from hints (the Date header of a response, a GNSS fix) and kept as an offset
+// from that monotonic clock. The rules (contract, "Time"):
+//  - a GNSS fix outranks a Date header: it sets an unset or tentative clock at once;
+//  - one Date header alone only makes the clock *tentative* (good enough to read a Retry-After
+//    date); the clock is *trusted* once a GNSS fix, or the Date of another answer, agrees
+//    within AGREE_MS. Only a trusted clock stamps uplinks and decides key rotation, so one
+//    lying answer can never date an uplink;
+//  - a trusted clock moves by at most an hour on one hint, backwards by at most a minute; a
+//    larger or a Date-only correction is held until a second hint agrees with it, and a hint
+//    that agrees with the clock as it is drops what was held (so a lie repeated between honest
+//    answers never confirms itself).
+// A wrong value needs two agreeing lies with no honest answer between them to be trusted: the
+// simulator's chaos cloud draws its Date lies per answer, so they do not agree (a consistently
+// lying source is undetectable and out of scope).
 
 const MAX_BACKSTEP_MS: i64 = 60_000;
+const MAX_STEP_MS: i64 = 3_600_000;
+/** Two hints agree when their offsets differ by at most this: a slow answer's Date lags. */
+const AGREE_MS: i64 = 30_000;
+const CANDIDATES: i32 = 4;
 // Hints before 2020 or after 2200 are not a clock, they are noise.
 const UTC_MIN_MS: i64 = 1_577_836_800_000;
 const UTC_MAX_MS: i64 = 7_258_118_400_000;
 
-export class UtcClock {
-  known: bool = false;
-  private offsetMs: i64 = 0; // utc = mono + offset
+export const HINT_DATE: i32 = 1;
+export const HINT_GNSS: i32 = 2;
 
-  /** Applies a hint taken at monotonic time `monoMs`. Returns false when the hint is ignored. */
-  hint(utcMs: i64, monoMs: i64): bool {
-    if (utcMs < UTC_MIN_MS || utcMs > UTC_MAX_MS) return false;
-    let next = utcMs - monoMs;
-    if (this.known && next < this.offsetMs - MAX_BACKSTEP_MS) next = this.offsetMs - MAX_BACKSTEP_MS;
-    this.offsetMs = next;
-    this.known = true;
-    return true;
+export const HINT_IGNORED: i32 = 0;   // out of range, or noise within AGREE_MS
+export const HINT_HELD: i32 = 1;      // kept as a candidate until another hint agrees
+export const HINT_APPLIED: i32 = 2;   // the clock moved (or became trusted)
+
+class Candidate {
+  offset: i64 = 0;
+  used: bool = false;
+}
+
+export class UtcClock {
+  /** Some estimate exists (tentative or trusted). */
+  known: bool = false;
+  /** Confirmed: stamps uplinks, schedules key rotation. */
+  trusted: bool = false;
+  private offsetMs: i64 = 0; // utc = mono + offset
+  private held: StaticArray<Candidate> = new StaticArray<Candidate>(CANDIDATES);
+  private nextSlot: i32 = 0;
+
+  constructor() {
+    for (let i = 0; i < CANDIDATES; i++) this.held[i] = new Candidate();
+  }
+
+  /** Applies a hint taken at monotonic time `monoMs`; returns HINT_IGNORED/HELD/APPLIED. */
+  hint(utcMs: i64, monoMs: i64, source: i32): i32 {
+    if (utcMs < UTC_MIN_MS || utcMs > UTC_MAX_MS) return HINT_IGNORED;
+    const offset = utcMs - monoMs;
+    if (!this.trusted) {
+      if (source == HINT_GNSS || this.agreesWithHeld(offset)) return this.set(offset, true);
+      this.hold(offset);
+      this.offsetMs = offset; // the newest estimate, tentative
+      this.known = true;
+      return HINT_HELD;
+    }
+    const d = offset - this.offsetMs;
+    const size = d < 0 ? -d : d;
+    if (size <= AGREE_MS) {
+      this.dropHeld();
+      if (source != HINT_GNSS) return HINT_IGNORED; // a Date's lag is noise at this scale
+      this.offsetMs += d < -MAX_BACKSTEP_MS ? -MAX_BACKSTEP_MS : d;
+      return HINT_APPLIED;
+    }
+    if (source == HINT_GNSS && size <= MAX_STEP_MS) {
+      this.dropHeld();
+      this.offsetMs += d < -MAX_BACKSTEP_MS ? -MAX_BACKSTEP_MS : d;
+      return HINT_APPLIED;
+    }
+    if (this.agreesWithHeld(offset)) return this.set(offset, true);
+    this.hold(offset);
+    return HINT_HELD;
   }
 
   /** UTC at monotonic time `monoMs` of this boot; only meaningful when `known`. */
   utcAt(monoMs: i64): i64 { return monoMs + this.offsetMs; }
+
+  private set(offset: i64, trusted: bool): i32 {
+    this.offsetMs = offset;
+    this.known = true;
+    this.trusted = trusted;
+    this.dropHeld();
+    return HINT_APPLIED;
+  }
+
+  private dropHeld(): void {
+    for (let i = 0; i < CANDIDATES; i++) this.held[i].used = false;
+  }
+
+  /** A held hint (each hint is another answer or fix) with the same offset. */
+  private agreesWithHeld(offset: i64): bool {
+    for (let i = 0; i < CANDIDATES; i++) {
+      const c = this.held[i];
+      if (!c.used) continue;
+      const d = offset - c.offset;
+      if (d <= AGREE_MS && d >= -AGREE_MS) return true;
+    }
+    return false;
+  }
+
+  private hold(offset: i64): void {
+    const c = this.held[this.nextSlot];
+    this.nextSlot = (this.nextSlot + 1) % CANDIDATES;
+    c.offset = offset;
+    c.used = true;
+  }
 }
 
 // Days from 1970-01-01 to a civil date (proleptic Gregorian), and back. The usual

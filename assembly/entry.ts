@@ -6,7 +6,9 @@
 // nothing is live on the stack between calls), so memory stays bounded however long the
 // device runs. The event exports do not: the host always calls agent_step after an event,
 // and a collection costs more than the event itself.
-import { Agent, BoardConfig, parseBoardConfig, RX_CAPACITY, rxBase, FLAG_AFTER_TRAP, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
+import { Agent, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
+import { BoardConfig, parseBoardConfig, FLAG_AFTER_TRAP } from "./board_config";
+import { RX_CAPACITY, rxBase } from "./rx";
 import { UplinkLog } from "./log";
 import { logError } from "./logger";
 import "./abort"; // the abort handler named in asconfig.json

@@ -1,14 +1,14 @@
-// What the agent keeps in the key-value store besides identity: the last good settings, the
-// counters and back-off (`state`), and the uplink id reservation (`seq`). Every record is read
-// as untrusted: a record of any other shape is reported and replaced by defaults.
+// What the agent keeps in the key-value store besides identity, the id counter (ids.ts) and
+// the request budget (budget.ts): the last good settings and the counters and back-off
+// (`state`). Every record is read as untrusted: a record of any other shape, or one the store
+// reports missing because it was damaged, is reported and replaced by the factory values.
 import { kvGet, kvSet } from "./kv";
 import { ByteReader, ByteWriter } from "./bytes";
 import { Settings, SETTING_NAMES, settingGet, settingSet, settingInRange } from "./settings";
 import { logWarn } from "./logger";
 
 const SETTINGS_VERSION: u32 = 1;
-const STATE_VERSION: u32 = 1;
-const SEQ_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 export const REJECTION_MAX: i32 = 200;
 
 export function loadSettings(): Settings {
@@ -37,17 +37,22 @@ export function storeSettings(s: Settings): i32 {
   return kvSet("settings", w.bytes());
 }
 
-/** Counters and the back-off in progress; all survive reboots. */
+/**
+ * Counters and the back-off in progress; all survive reboots. The back-off is stored with the
+ * session's explicit state and policy codes (session.ts, backoff.ts), never an enum's position.
+ */
 export class AgentState {
-  boots: u32 = 0;
   resets: u32 = 0;
   dropped: u64 = 0;
   traps: u32 = 0;
   settingsRejectedCount: u32 = 0;
+  unverified: u32 = 0;           // 2xx answers to uplinks that acknowledged nothing
   pendingRejection: string = ""; // reported at the next connect, then cleared
   backoffAttempt: u32 = 0;       // consecutive failures
+  backoffFailed: u8 = 0;         // which kinds of request failed since the last success of each
+  backoffResume: u8 = 0;         // the session state to go to when the wait ends
+  backoffPolicy: u8 = 0;         // the policy of the wait in force
   backoffWaitMs: i64 = 0;        // the wait in force when it was last stored
-  backoffResume: u32 = 0;        // what to try when the wait ends (agent.ts Op)
 }
 
 export function loadState(): AgentState {
@@ -57,15 +62,17 @@ export function loadState(): AgentState {
   const rd = new ByteReader(r.value!);
   const version = rd.u8();
   const loaded = new AgentState();
-  loaded.boots = rd.u32();
   loaded.resets = rd.u32();
   loaded.dropped = rd.u64();
   loaded.traps = rd.u32();
   loaded.settingsRejectedCount = rd.u32();
+  loaded.unverified = rd.u32();
   loaded.pendingRejection = rd.str();
   loaded.backoffAttempt = rd.u32();
+  loaded.backoffFailed = <u8>rd.u8();
+  loaded.backoffResume = <u8>rd.u8();
+  loaded.backoffPolicy = <u8>rd.u8();
   loaded.backoffWaitMs = rd.i64();
-  loaded.backoffResume = rd.u8();
   if (version != STATE_VERSION || !rd.atEnd() || loaded.backoffWaitMs < 0 || loaded.backoffWaitMs > 8 * 86_400_000) {
     logWarn("stored state unreadable: counters reset");
     return s;
@@ -76,15 +83,17 @@ export function loadState(): AgentState {
 export function storeState(s: AgentState): i32 {
   const w = new ByteWriter(64 + REJECTION_MAX * 3);
   w.u8(STATE_VERSION);
-  w.u32(s.boots);
   w.u32(s.resets);
   w.u64(s.dropped);
   w.u32(s.traps);
   w.u32(s.settingsRejectedCount);
+  w.u32(s.unverified);
   w.str(clipUtf8(s.pendingRejection));
   w.u32(s.backoffAttempt);
-  w.i64(s.backoffWaitMs);
+  w.u8(s.backoffFailed);
   w.u8(s.backoffResume);
+  w.u8(s.backoffPolicy);
+  w.i64(s.backoffWaitMs);
   return kvSet("state", w.bytes());
 }
 
@@ -93,25 +102,4 @@ function clipUtf8(s: string): string {
   let t = s.length > REJECTION_MAX ? s.substring(0, REJECTION_MAX) : s;
   while (String.UTF8.byteLength(t) > 255) t = t.substring(0, t.length - 8);
   return t;
-}
-
-/** The first id not yet reserved: ids below it may have been used in an earlier boot. */
-export function loadSeq(): u64 {
-  const r = kvGet("seq");
-  if (r.status != 0) return 1;
-  const rd = new ByteReader(r.value!);
-  const version = rd.u8();
-  const v = rd.u64();
-  if (version != SEQ_VERSION || !rd.atEnd() || v == 0) {
-    logWarn("stored uplink id unreadable: using the log's");
-    return 1;
-  }
-  return v;
-}
-
-export function storeSeq(v: u64): i32 {
-  const w = new ByteWriter(9);
-  w.u8(SEQ_VERSION);
-  w.u64(v);
-  return kvSet("seq", w.bytes());
 }

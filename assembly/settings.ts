@@ -1,5 +1,5 @@
 // Remote settings: the factory defaults, the ranges of DEVICE-API.md, and the rule that a bad
-// settings object is rejected whole. Storage of the last good settings is in settings_store.ts.
+// settings object is rejected whole. Storage of the last good settings is in persist.ts.
 import { ObjectScan, Member, IntRead, readInt, decodeString, kindName, J_NUMBER, J_STRING, INT_OK, INT_NOT_INTEGER } from "./json/scan";
 
 export class Settings {
@@ -59,13 +59,19 @@ export class SettingsResult {
 }
 
 const intRead = new IntRead();
+// The members a settings object is read for; any other is skipped, however many (contract).
+const SETTINGS_MEMBERS: StaticArray<string> = [
+  "type", "uplinkIntervalS", "movingIntervalS", "heartbeatS", "backfillBatchSize", "gnssTimeoutS",
+];
+const settingsScan = new ObjectScan(SETTINGS_MEMBERS);
 
 /**
  * Validates the settings object at `m` (a member of an already scanned body) against the
  * ranges, and merges it over `current`. Any bad field rejects the whole object.
  */
-export function applySettings(current: Settings, m: Member, scan: ObjectScan): SettingsResult {
+export function applySettings(current: Settings, m: Member): SettingsResult {
   const r = new SettingsResult();
+  const scan = settingsScan;
   if (!scan.scan(m.start, <i32>(m.end - m.start))) {
     r.rejection = "settings: " + (m.kind == 5 ? scan.error : "not an object");
     return r;

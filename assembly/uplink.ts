@@ -1,6 +1,13 @@
 // An uplink as the log stores it: a compact binary record, so that its absolute timestamp
-// can be decided when it is sent (an uplink recorded before UTC was known is re-anchored
+// can be decided when it is sent (an uplink recorded before UTC was trusted is re-anchored
 // then, or goes with "timeUnknown"). Records read back from flash are checked field by field.
+//
+// Layout (little-endian), format version 2:
+//   0 kind (1 position, 2 health)   1 flags: bit 0 UTC known, bits 4-7 format version
+//   2 epoch u32   6 boot u32 (of that epoch)   10 time u32: UTC seconds, or seconds of boot
+//   14 battery i8 (-1 unknown), then per kind (position: 26 bytes in all, health: 43).
+// A record names its own epoch: after the counter record is lost the log still holds uplinks
+// of the old epoch, and they must keep their (epoch, id).
 import { PositionUplink, HealthUplink, stringifyPosition, stringifyHealth, quoted, int } from "./json/wire";
 import { formatIso, UtcClock } from "./clock";
 import { formatFixed } from "./json/fixed";
@@ -8,8 +15,8 @@ import { JSON } from "json-as";
 
 export const KIND_POSITION: u8 = 1;
 export const KIND_HEALTH: u8 = 2;
-const TIME_UTC: u8 = 0;
-const TIME_BOOT: u8 = 1;
+const FLAG_UTC: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 export const RECORD_MAX: i32 = 48;
 const POSITION_LEN: i32 = 26;
 const HEALTH_LEN: i32 = 43;
@@ -17,8 +24,9 @@ const HEALTH_LEN: i32 = 43;
 export class UplinkRecord {
   kind: u8 = KIND_POSITION;
   utcKnown: bool = false;
+  epoch: u32 = 0;
   boot: u32 = 0;
-  time: i64 = 0; // UTC ms when utcKnown, else monotonic ms of boot `boot`
+  time: u32 = 0; // UTC seconds when utcKnown, else seconds since power-on of boot `boot`
   battery: i32 = -1;
   // position, in fixed point: 1e-7 degree (about 1 cm) and decimetres
   fix: bool = false;
@@ -37,9 +45,10 @@ export class UplinkRecord {
   /** Writes the record at `out` (RECORD_MAX bytes available); returns its length. */
   encode(out: usize): i32 {
     store<u8>(out, this.kind);
-    store<u8>(out, this.utcKnown ? TIME_UTC : TIME_BOOT, 1);
-    store<u32>(out, this.boot, 2);
-    store<i64>(out, this.time, 6);
+    store<u8>(out, (FORMAT_VERSION << 4) | (this.utcKnown ? FLAG_UTC : 0), 1);
+    store<u32>(out, this.epoch, 2);
+    store<u32>(out, this.boot, 6);
+    store<u32>(out, this.time, 10);
     store<i8>(out, <i8>this.battery, 14);
     if (this.kind == KIND_POSITION) {
       store<u8>(out, this.fix ? 1 : 0, 15);
@@ -62,12 +71,13 @@ export class UplinkRecord {
   decode(p: usize, len: i32): bool {
     if (len < 15) return false;
     const kind = load<u8>(p);
-    const timeKind = load<u8>(p, 1);
-    if (timeKind > TIME_BOOT) return false;
+    const flags = load<u8>(p, 1);
+    if ((flags >> 4) != FORMAT_VERSION || (flags & 0x0e) != 0) return false;
     this.kind = kind;
-    this.utcKnown = timeKind == TIME_UTC;
-    this.boot = load<u32>(p, 2);
-    this.time = load<i64>(p, 6);
+    this.utcKnown = (flags & FLAG_UTC) != 0;
+    this.epoch = load<u32>(p, 2);
+    this.boot = load<u32>(p, 6);
+    this.time = load<u32>(p, 10);
     this.battery = <i32>load<i8>(p, 14);
     if (this.battery < -1 || this.battery > 100) this.battery = -1;
     if (kind == KIND_POSITION) {
@@ -94,6 +104,12 @@ export class UplinkRecord {
   }
 }
 
+/** Where this power-on stands: the epoch and boot that name its records, and the clock. */
+export class BootPlace {
+  epoch: u32 = 0;
+  boot: u32 = 0;
+}
+
 export function validFix(lat: f64, lon: f64, acc: f64): bool {
   return isFinite(lat) && isFinite(lon) && isFinite(acc) && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && acc >= 0;
 }
@@ -107,21 +123,23 @@ export function setFix(r: UplinkRecord, lat: f64, lon: f64, acc: f64): void {
 }
 
 /**
- * The record's absolute time in UTC ms, or -1 when it cannot be known: recorded in an
- * earlier boot before UTC was known, or in this boot while UTC is still unknown.
+ * The record's absolute time in UTC ms, or -1 when it cannot be known: recorded before UTC was
+ * trusted in another boot (or in an epoch whose boots can no longer be placed), or in this boot
+ * while UTC is still untrusted.
  */
-export function recordUtc(r: UplinkRecord, clock: UtcClock, currentBoot: u32): i64 {
-  if (r.utcKnown) return r.time;
-  if (r.boot == currentBoot && clock.known) return clock.utcAt(r.time);
+export function recordUtc(r: UplinkRecord, clock: UtcClock, here: BootPlace): i64 {
+  if (r.utcKnown) return <i64>r.time * 1000;
+  if (r.epoch == here.epoch && r.boot == here.boot && clock.trusted) return clock.utcAt(<i64>r.time * 1000);
   return -1;
 }
 
 /** The uplink's JSON, as sent alone or as one entry of a backfill. */
-export function uplinkJson(id: u64, r: UplinkRecord, clock: UtcClock, currentBoot: u32): string {
-  const utc = recordUtc(r, clock, currentBoot);
+export function uplinkJson(id: u32, r: UplinkRecord, clock: UtcClock, here: BootPlace): string {
+  const utc = recordUtc(r, clock, here);
   const timestamp = utc >= 0 ? quoted(formatIso(utc)) : new JSON.Raw("");
   if (r.kind == KIND_POSITION) {
     const u = new PositionUplink();
+    u.epoch = int(<i64>r.epoch);
     u.id = int(<i64>id);
     u.timestamp = timestamp;
     const d = u.data;
@@ -134,6 +152,7 @@ export function uplinkJson(id: u64, r: UplinkRecord, clock: UtcClock, currentBoo
     return stringifyPosition(u);
   }
   const h = new HealthUplink();
+  h.epoch = int(<i64>r.epoch);
   h.id = int(<i64>id);
   h.timestamp = timestamp;
   const d = h.data;

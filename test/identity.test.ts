@@ -65,11 +65,14 @@ describe('identity', () => {
     h = await harness();
     h.kv.set('settings', enc.encode('\u0001garbage'));
     h.kv.set('state', new Uint8Array(3));
-    h.kv.set('seq', new Uint8Array(200).fill(0xff));
+    h.kv.set('ids', new Uint8Array(200).fill(0xff));
+    h.kv.set('budget', enc.encode('x'));
     expect(h.boot()).toBe(0);
     expect(h.stat('uplinkIntervalS')).toBe(300);
     await h.run(10 * MIN);
     expect(h.uplinks().length).toBeGreaterThan(0);
     expect(h.logText()).toContain('stored settings unreadable: factory used');
+    expect(h.logText()).toContain('stored state unreadable: counters reset');
+    expect(h.logText()).toMatch(/uplink ids: id counter record missing or damaged: new epoch \d+/);
   });
 });

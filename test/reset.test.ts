@@ -3,17 +3,14 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { harness, Harness, MIN, HOUR } from './helpers/harness.ts';
 import { startCloudServer } from '../host-sim/cloud/server.ts';
+import { decodeCred } from '../host-sim/device-records.ts';
 
 let h: Harness;
 afterEach(async () => { await h?.stop(); });
 
 function credRecord(h: Harness): { environment: string; apiKey: string } | null {
-  const v = h.kv.get('cred');
-  if (!v) return null;
-  // version u8, generation u32, then two length-prefixed strings (assembly/identity.ts).
-  let p = 5;
-  const str = () => { const n = v[p]; const s = new TextDecoder().decode(v.subarray(p + 1, p + 1 + n)); p += 1 + n; return s; };
-  return { environment: str(), apiKey: str() };
+  const c = decodeCred(h.kv.get('cred'));
+  return c ? { environment: c.environment, apiKey: c.apiKey } : null;
 }
 
 describe('reset', () => {

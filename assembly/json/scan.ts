@@ -2,10 +2,13 @@
 // json-as 1.6 traps on truncated or non-JSON input and silently misreads numbers (`1.5`,
 // `1e2`, `99999999999`, `"300"`), so nothing reaches it that this scan has not checked.
 //
-// The scan checks one JSON object strictly (RFC 8259 syntax, valid UTF-8, bounded depth and
-// member count, no duplicate names) and records where each top-level member's value lies and
-// what type it is. Values are then read from the raw bytes by exact rules (intAt, stringAt)
-// rather than by float conversion. It never allocates per byte and never recurses.
+// The scan checks one JSON object strictly (RFC 8259 syntax, valid UTF-8, no duplicate names
+// among the members it records) and records where the value of each top-level member the caller
+// asked for lies and what type it is. Members of any other name are checked and skipped, however
+// many there are and however deeply they nest (contract: unknown fields are ignored); the bytes
+// read are bounded by the receive buffer, so nothing else needs a bound. Values are then read
+// from the raw bytes by exact rules (readInt, decodeString) rather than by float conversion. It
+// never allocates per byte and never recurses.
 
 export const J_NULL: u8 = 0;
 export const J_FALSE: u8 = 1;
@@ -15,8 +18,9 @@ export const J_STRING: u8 = 4;
 export const J_OBJECT: u8 = 5;
 export const J_ARRAY: u8 = 6;
 
-export const SCAN_MAX_MEMBERS: i32 = 32;
-export const SCAN_MAX_DEPTH: i32 = 16;
+// Nesting needs one opening byte per level, so a body of the receive buffer's size (4 KiB)
+// cannot nest deeper than this; one bit per level records object or array.
+export const SCAN_MAX_DEPTH: i32 = 4096;
 export const SCAN_MAX_STRING: i32 = 512;
 
 export const INT_OK: i32 = 0;
@@ -51,14 +55,31 @@ export function kindName(kind: u8): string {
 export class ObjectScan {
   error: string = "";
   count: i32 = 0;
-  members: StaticArray<Member> = new StaticArray<Member>(SCAN_MAX_MEMBERS);
+  members: StaticArray<Member>;
   private p: usize = 0;
   private end: usize = 0;
-  // Nesting of containers below the member being skipped: 1 = object, 2 = array.
-  private stack: StaticArray<u8> = new StaticArray<u8>(SCAN_MAX_DEPTH);
+  // Nesting of containers below the member being skipped, one bit a level: 1 = object.
+  private stack: StaticArray<u8> = new StaticArray<u8>(SCAN_MAX_DEPTH / 8);
 
-  constructor() {
-    for (let i = 0; i < SCAN_MAX_MEMBERS; i++) this.members[i] = new Member();
+  /** A scan that records the members named in `wanted` and skips every other. */
+  constructor(private wanted: StaticArray<string>) {
+    this.members = new StaticArray<Member>(wanted.length);
+    for (let i = 0; i < wanted.length; i++) this.members[i] = new Member();
+  }
+
+  @inline private pushLevel(depth: i32, isObject: bool): void {
+    const i = depth >> 3;
+    const bit = <u8>(<i32>1 << (depth & 7));
+    this.stack[i] = isObject ? this.stack[i] | bit : this.stack[i] & ~bit;
+  }
+
+  @inline private levelIsObject(depth: i32): bool {
+    return (this.stack[depth >> 3] & <u8>(<i32>1 << (depth & 7))) != 0;
+  }
+
+  private isWanted(name: string): bool {
+    for (let i = 0; i < this.wanted.length; i++) if (this.wanted[i] == name) return true;
+    return false;
   }
 
   /** Scans [ptr, ptr+len) as exactly one JSON object. Returns false with `error` set. */
@@ -81,10 +102,13 @@ export class ObjectScan {
       if (!this.at(0x22)) return this.fail("expected a member name");
       const nameStart = this.p;
       if (!this.skipString()) return false;
+      // A name longer than any wanted one is skipped undecoded.
       const name = decodeString(nameStart, this.p);
-      if (name == null) return this.fail("bad member name");
-      for (let i = 0; i < this.count; i++) {
-        if (this.members[i].name == name!) return this.fail("duplicate member '" + clip(name!) + "'");
+      const wanted = name != null && this.isWanted(name!);
+      if (wanted) {
+        for (let i = 0; i < this.count; i++) {
+          if (this.members[i].name == name!) return this.fail("duplicate member '" + name! + "'");
+        }
       }
       this.ws();
       if (!this.at(0x3a)) return this.fail("expected ':'");
@@ -93,12 +117,13 @@ export class ObjectScan {
       const valueStart = this.p;
       const kind = this.skipValue();
       if (kind < 0) return false;
-      if (this.count == SCAN_MAX_MEMBERS) return this.fail("too many members");
-      const m = this.members[this.count++];
-      m.name = name!;
-      m.kind = <u8>kind;
-      m.start = valueStart;
-      m.end = this.p;
+      if (wanted) {
+        const m = this.members[this.count++];
+        m.name = name!;
+        m.kind = <u8>kind;
+        m.start = valueStart;
+        m.end = this.p;
+      }
       this.ws();
       if (this.at(0x2c)) { this.p++; continue; }
       if (this.at(0x7d)) { this.p++; return this.finish(); }
@@ -137,12 +162,12 @@ export class ObjectScan {
     const first = this.scalarOrOpen();
     if (first < 0 || (first != J_OBJECT && first != J_ARRAY)) return first;
     let depth = 1;
-    this.stack[0] = first == J_OBJECT ? 1 : 2;
+    this.pushLevel(0, first == J_OBJECT);
     // Just after an opening bracket: allow an immediate close.
     let justOpened = true;
     while (depth > 0) {
       this.ws();
-      const inObject = this.stack[depth - 1] == 1;
+      const inObject = this.levelIsObject(depth - 1);
       const close: u32 = inObject ? 0x7d : 0x5d;
       if (justOpened && this.at(close)) { this.p++; depth--; justOpened = false; continue; }
       if (!justOpened) {
@@ -164,7 +189,7 @@ export class ObjectScan {
       if (k < 0) return -1;
       if (k == J_OBJECT || k == J_ARRAY) {
         if (depth == SCAN_MAX_DEPTH) { this.fail("nested too deeply"); return -1; }
-        this.stack[depth++] = k == J_OBJECT ? 1 : 2;
+        this.pushLevel(depth++, k == J_OBJECT);
         justOpened = true;
       }
     }
@@ -271,8 +296,6 @@ function utf8SequenceLength(p: usize, end: usize): i32 {
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
   return n;
 }
-
-function clip(s: string): string { return s.length > 32 ? s.substring(0, 32) + "..." : s; }
 
 /**
  * Decodes a string token [start, end) (quotes included) that the scan has already checked.

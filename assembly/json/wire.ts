@@ -30,6 +30,7 @@ const ZERO = new JSON.Raw("0");
 @json
 export class ConnectReport {
   firmware: JSON.Raw = EMPTY;
+  epoch: JSON.Raw = ZERO;
   bufferedUplinks: JSON.Raw = ZERO;
   lastUplinkId: JSON.Raw = ZERO;
   droppedUplinks: JSON.Raw = ZERO;
@@ -73,6 +74,7 @@ export class HealthData {
 
 @json
 export class PositionUplink {
+  epoch: JSON.Raw = ZERO;
   id: JSON.Raw = ZERO;
   @omitif((self: PositionUplink) => self.timestamp.data.length == 0)
   timestamp: JSON.Raw = EMPTY;
@@ -82,6 +84,7 @@ export class PositionUplink {
 
 @json
 export class HealthUplink {
+  epoch: JSON.Raw = ZERO;
   id: JSON.Raw = ZERO;
   @omitif((self: HealthUplink) => self.timestamp.data.length == 0)
   timestamp: JSON.Raw = EMPTY;

@@ -19,7 +19,7 @@
 // recorded (or reported failed). The id of an 'R' program the cut interrupted is "uncertain":
 // it may or may not arrive, but at most once. When an erase starts, the recorded ids of that
 // sector the cloud does not have yet are lost with it (the scenario never fills the log).
-import { DeviceHost, STAT, type BoardSettings, type DeviceHal } from '../device-host.ts';
+import { DeviceHost, STAT, SESSION_STATE, type BoardSettings, type DeviceHal } from '../device-host.ts';
 import { FakeCloud } from '../cloud/fake-cloud.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
 import { NorFlash, PowerCut, type FlashModel } from '../hal/flash.ts';
@@ -28,14 +28,13 @@ import { NET_BROKEN, NET_REFUSED, NET_TIMEOUT, type HttpRequest, type HttpResult
 import { Gnss, type MotionSource } from '../hal/gnss.ts';
 import { Rng } from '../hal/random.ts';
 import { Scheduler } from '../scheduler.ts';
+import { decodeUplinkRecord } from '../device-records.ts';
 
 export const T0 = Date.parse('2026-11-23T00:00:00Z');
 export const TENANT = 'proof';
 export const DEVICE_ID = 'proof-1';
 /** Hosts the environment moves between on resets; all on the board's allow-list. */
 export const HOSTS = ['a.proof.test', 'b.proof.test', 'c.proof.test'];
-/** agent_stat 6 while a back-off wait runs (assembly/agent.ts State.BACKING_OFF). */
-const STATE_BACKING_OFF = 4;
 export const GEOMETRY = { sectorSize: 4096, sectorCount: 16, progSize: 4 };
 /** The position the deterministic GNSS reports encodes the UTC second of the fix. */
 export const LAT_BASE = 40;
@@ -174,10 +173,20 @@ export function decodeCred(v: Uint8Array): { version: number; gen: number; env: 
 }
 
 /**
- * The id of the 'R' entry a program writes, or -1. A program of the log is: optional fill
- * units (0x00) first, then at most one entry (16-byte header: kind, length, 0xFFFF, CRC, id).
+ * The proof's one number for an uplink: its epoch's ordinal (the log key's high half, the
+ * agent_stat `epochOrdinal`) and its id, so that a new epoch's ids never collide with an old one's.
  */
-function recordIdOf(data: Uint8Array, progSize: number): number {
+const EPOCH_SPAN = 2 ** 20;
+export function uidOf(ordinal: number, id: number): number {
+  return ordinal >= 1 && id >= 1 && id < EPOCH_SPAN ? (ordinal - 1) * EPOCH_SPAN + id : -1;
+}
+
+/**
+ * The 'R' entry a program writes: its uid and the epoch its payload names, or undefined. A
+ * program of the log is: optional fill units (0x00) first, then at most one entry (16-byte
+ * header: kind, length, 0xFFFF, CRC, log key; then the record, assembly/uplink.ts).
+ */
+function recordOf(data: Uint8Array, progSize: number): { uid: number; epoch: number } | undefined {
   let p = 0;
   while (p + progSize <= data.length) {
     let zero = true;
@@ -185,10 +194,10 @@ function recordIdOf(data: Uint8Array, progSize: number): number {
     if (!zero) break;
     p += progSize;
   }
-  if (p + 16 > data.length || data[p] !== 0x52 || data[p + 1] > 96 || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return -1;
-  const lo = (data[p + 8] | (data[p + 9] << 8) | (data[p + 10] << 16) | (data[p + 11] << 24)) >>> 0;
-  const hi = (data[p + 12] | (data[p + 13] << 8) | (data[p + 14] << 16) | (data[p + 15] << 24)) >>> 0;
-  return hi * 4294967296 + lo;
+  if (p + 16 > data.length || data[p] !== 0x52 || data[p + 1] > 96 || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return undefined;
+  const dv = new DataView(data.buffer, data.byteOffset, data.length);
+  const record = decodeUplinkRecord(data.subarray(p + 16, p + 16 + data[p + 1]));
+  return { uid: uidOf(dv.getUint32(p + 12, true), dv.getUint32(p + 8, true)), epoch: record?.epoch ?? -1 };
 }
 
 /** The NOR flash with the world's operation counter and 'R'-entry observer in front. */
@@ -201,8 +210,9 @@ class ProofFlash extends NorFlash {
     if (!this.powered || data.length === 0) return super.program(addr, data);
     const cut = this.w.beforeOp('program', String(addr));
     if (cut) this.cutAfter(0);
-    const id = recordIdOf(data, this.progSize);
-    if (id >= 0) this.w.recordIssued(id);
+    const r = recordOf(data, this.progSize);
+    const id = r ? r.uid : -1;
+    if (r) this.w.recordIssued(r.uid, r.epoch);
     try {
       const rc = super.program(addr, data);
       if (rc === 0 && id >= 0) this.w.recordWritten(id, Math.floor(addr / this.sectorSize));
@@ -483,8 +493,26 @@ export class World {
     this.ids[id] = s;
   }
 
-  recordIssued(id: number): void {
-    if (!Number.isSafeInteger(id) || id > 1e9) { this.violation('observer', `'R' program with id ${id}`); return; }
+  /** Epoch -> ordinal, learned from the records the device programs. */
+  private readonly ordinals = new Map<number, number>();
+
+  /** The uid of an uplink as the wire names it, or -1 for an epoch the device never recorded. */
+  private wireUid(epoch: unknown, id: unknown): number {
+    if (typeof epoch !== 'number' || typeof id !== 'number') return -1;
+    const ordinal = this.ordinals.get(epoch);
+    return ordinal === undefined ? -1 : uidOf(ordinal, id);
+  }
+
+  /** agent_stat lastId as a uid (its epoch's ordinal from agent_stat). */
+  private lastUid(): number {
+    const last = this.device.stat(STAT.lastId);
+    const ordinal = this.device.stat(STAT.epochOrdinal);
+    return last <= 0 ? uidOf(ordinal, 1) - 1 : uidOf(ordinal, last);
+  }
+
+  recordIssued(id: number, epoch: number): void {
+    if (id < 0 || epoch < 0) { this.violation('observer', `'R' program of no known shape (uid ${id}, epoch ${epoch})`); return; }
+    this.ordinals.set(epoch, Math.floor((id - 1) / EPOCH_SPAN) + 1);
     if (this.idState(id) === ID_NEVER) {
       // Below this boot's first id only a repair of an entry already written may appear.
       if (id < this.bootFirstId) this.violation('id reuse', `boot ${this.boots} programs a record of id ${id}, below its first id ${this.bootFirstId}`);
@@ -494,7 +522,7 @@ export class World {
   }
 
   recordWritten(id: number, sector: number): void {
-    if (id > 1e9) return;
+    if (id < 0) return;
     if (this.idState(id) !== ID_DROPPED) this.setId(id, ID_RECORDED);
     (this.sectorIds[sector] ??= []).push(id);
   }
@@ -520,19 +548,19 @@ export class World {
       this.violation('start', `agent_start returned ${rc} (boot ${this.boots}): ${this.tail.slice(-3).join(' | ')}`);
       return;
     }
-    const last = this.device.stat(STAT.lastId);
+    const last = this.lastUid();
     // Ids are never reused: this boot issues from last + 1, above anything issued before.
     if (last < this.maxIssued) this.violation('id reuse', `boot ${this.boots} continues after id ${last}, but id ${this.maxIssued} was issued before`);
     this.lastId = last;
     this.bootFirstId = last + 1;
-    this.inBackoff = this.device.stat(STAT.state) === STATE_BACKING_OFF;
+    this.inBackoff = this.device.stat(STAT.state) === SESSION_STATE.backingOff;
   }
 
   /** After a module call completed (no cut): every id it issued is recorded. */
   callDone(): void {
-    const last = this.device.stat(STAT.lastId);
-    if (last < 0) return;
-    this.inBackoff = this.device.stat(STAT.state) === STATE_BACKING_OFF;
+    if (this.device.stat(STAT.lastId) < 0) return;
+    const last = this.lastUid();
+    this.inBackoff = this.device.stat(STAT.state) === SESSION_STATE.backingOff;
     if (last < this.lastId) this.violation('id order', `last id went back from ${this.lastId} to ${last}`);
     for (let id = this.lastId + 1; id <= last; id++) {
       const s = this.idState(id);
@@ -652,8 +680,8 @@ export class World {
     const list = backfill ? (parsed as { uplinks?: unknown }).uplinks : [parsed];
     if (!Array.isArray(list)) { this.violation('wire', 'a backfill without uplinks'); return ids; }
     for (const u of list as Record<string, unknown>[]) {
-      const id = u.id;
-      if (typeof id !== 'number') { this.violation('wire', 'an uplink without a numeric id'); continue; }
+      const id = this.wireUid(u.epoch, u.id);
+      if (id < 0) { this.violation('wire', `an uplink (epoch ${u.epoch}, id ${u.id}) the device never recorded`); continue; }
       ids.push(id);
       this.uplinkSends++;
       // Content, time fields aside: a record of an earlier boot whose UTC was never known goes
@@ -685,8 +713,9 @@ export class World {
     const have = new Set<number>();
     let storedTwice = 0;
     for (const u of stored) {
-      if (have.has(u.id)) storedTwice++;
-      have.add(u.id);
+      const uid = this.wireUid(u.epoch, u.id);
+      if (have.has(uid)) storedTwice++;
+      have.add(uid);
     }
     let lost = 0;
     let uncertain = 0;
@@ -718,7 +747,7 @@ export class World {
     }
     let neverIssued = 0;
     for (const id of have) {
-      if (this.idState(id) === ID_NEVER) {
+      if (id < 0 || this.idState(id) === ID_NEVER) {
         neverIssued++;
         if (neverIssued <= 3) this.violation('never issued', `the cloud has uplink ${id}, which the device never issued`);
       }

@@ -1,0 +1,128 @@
+// What an answer means, judged before anything is changed (contract: "What acknowledges an
+// uplink", reset, connect). Each judge reads the status and the body through the validating
+// scan and returns an outcome for the session (session.ts OUT_*) plus what it read; it stores
+// nothing: the agent commits what was judged good.
+import { ObjectScan, J_STRING, J_NUMBER, decodeString, readInt, IntRead, INT_OK } from "./json/scan";
+import { OUT_OK, OUT_AUTH, OUT_FORBIDDEN, OUT_GONE, OUT_TOO_LARGE, OUT_TRANSIENT, OUT_SECRET_REFUSED } from "./session";
+import { Identity, validId, validKey, environmentProblem, hostAllowed } from "./identity";
+import { parseEnvironment } from "./url";
+
+/** The outcome of a status that has no body worth reading (every endpoint alike). */
+function statusOutcome(status: i32): u8 {
+  if (status == 401) return OUT_AUTH;
+  if (status == 403) return OUT_FORBIDDEN;
+  if (status == 404) return OUT_GONE;
+  return OUT_TRANSIENT; // 429, 5xx, 3xx (never followed), transport errors, anything else
+}
+
+export function isSuccess(status: i32): bool { return status >= 200 && status < 300; }
+
+/** A connect answer: only a 2xx opens the session; its body is read by the agent. */
+export function judgeConnect(status: i32): u8 {
+  return isSuccess(status) ? OUT_OK : statusOutcome(status);
+}
+
+// ---- uplinks ----------------------------------------------------------------------------------
+
+const ACK_MEMBERS: StaticArray<string> = ["accepted", "duplicates"];
+const ackScan = new ObjectScan(ACK_MEMBERS);
+const ackInt = new IntRead();
+
+export const ACK_VERIFIED: i32 = 0;
+export const ACK_UNVERIFIED: i32 = 1; // a 2xx that does not account for what was sent
+
+export class SendJudgement {
+  outcome: u8 = OUT_TRANSIENT;
+  /** A 2xx that acknowledged nothing (counted and logged; the uplinks are kept). */
+  unverified: bool = false;
+  why: string = "";
+}
+
+/**
+ * An answer to /uplinks or /uplinks/backfill carrying `sent` uplinks. Only a 409, or a 2xx
+ * whose body is {"accepted":a,"duplicates":d} with a + d == sent, acknowledges them.
+ */
+export function judgeSend(status: i32, body: usize, len: i32, truncated: bool, sent: i32): SendJudgement {
+  const j = new SendJudgement();
+  if (status == 409) { j.outcome = OUT_OK; return j; }
+  if (status == 413) { j.outcome = sent > 1 ? OUT_TOO_LARGE : OUT_TRANSIENT; return j; }
+  if (!isSuccess(status)) { j.outcome = statusOutcome(status); return j; }
+  j.why = truncated ? "body too large" : ackCountsProblem(body, len, sent);
+  if (j.why.length == 0) j.outcome = OUT_OK;
+  else j.unverified = true;
+  return j;
+}
+
+function ackCountsProblem(body: usize, len: i32, sent: i32): string {
+  if (!ackScan.scan(body, len)) return "not the acknowledgement object (" + ackScan.error + ")";
+  const a = countMember(ackScan.find("accepted"));
+  const d = countMember(ackScan.find("duplicates"));
+  if (a < 0 || d < 0) return "accepted/duplicates missing or not counts";
+  if (a + d != <i64>sent) return "counts " + a.toString() + "+" + d.toString() + " for " + sent.toString() + " sent";
+  return "";
+}
+
+/** A non-negative integer member, or -1. */
+function countMember(i: i32): i64 {
+  if (i < 0) return -1;
+  const m = ackScan.members[i];
+  if (m.kind != J_NUMBER) return -1;
+  readInt(m.start, m.end, ackInt);
+  if (ackInt.status != INT_OK || ackInt.value < 0 || ackInt.value > 1_000_000) return -1;
+  return ackInt.value;
+}
+
+// ---- reset ----------------------------------------------------------------------------------
+
+const RESET_MEMBERS: StaticArray<string> = ["deviceId", "tenantId", "apiKey", "environment"];
+const resetScan = new ObjectScan(RESET_MEMBERS);
+
+export class ResetJudgement {
+  outcome: u8 = OUT_TRANSIENT;
+  /** Why a 2xx answer was refused ("" when it was taken). Never holds the key. */
+  why: string = "";
+  apiKey: string = "";
+  environment: string = "";
+}
+
+/**
+ * A reset answer. A 2xx is taken only when it names this device and tenant, the key has the
+ * contract's form and the environment is allowed under this board's configuration; a refused
+ * 2xx is a transient failure (the reset is tried again after a wait).
+ */
+export function judgeReset(status: i32, body: usize, len: i32, truncated: bool, id: Identity, dev: bool, allowHosts: string[]): ResetJudgement {
+  const j = new ResetJudgement();
+  if (status == 401 || status == 403) { j.outcome = OUT_SECRET_REFUSED; return j; }
+  if (!isSuccess(status)) { j.outcome = statusOutcome(status); return j; }
+  j.why = truncated ? "body too large" : resetProblem(j, body, len, id, dev, allowHosts);
+  if (j.why.length == 0) j.outcome = OUT_OK;
+  return j;
+}
+
+function resetProblem(j: ResetJudgement, body: usize, len: i32, id: Identity, dev: bool, allowHosts: string[]): string {
+  const scan = resetScan;
+  if (!scan.scan(body, len)) return "not a JSON object (" + scan.error + ")";
+  const deviceId = stringMember(scan, "deviceId");
+  const tenantId = stringMember(scan, "tenantId");
+  const apiKey = stringMember(scan, "apiKey");
+  const environment = stringMember(scan, "environment");
+  if (deviceId == null || !validId(deviceId!) || deviceId! != id.deviceId) return "deviceId is not ours";
+  if (tenantId == null || !validId(tenantId!) || tenantId! != id.tenantId) return "tenantId is not ours";
+  if (apiKey == null || !validKey(apiKey!)) return "apiKey malformed";
+  if (environment == null) return "environment missing";
+  const problem = environmentProblem(environment!, dev);
+  if (problem.length > 0) return "environment refused: " + problem;
+  const u = parseEnvironment(environment!);
+  if (!hostAllowed(u, id.host(), allowHosts)) return "environment host " + u.host + " is not on the allow-list";
+  j.apiKey = apiKey!;
+  j.environment = environment!;
+  return "";
+}
+
+export function stringMember(scan: ObjectScan, name: string): string | null {
+  const i = scan.find(name);
+  if (i < 0) return null;
+  const m = scan.members[i];
+  if (m.kind != J_STRING) return null;
+  return decodeString(m.start, m.end);
+}

@@ -1,0 +1,49 @@
+// The board's build configuration, as `key=value` lines the host writes into the receive
+// buffer before agent_start (ABI.md), and the start flags.
+import { parseEnvironment } from "./url";
+import { asciiLower, trimAscii } from "./text";
+
+export const FLAG_DEV: i32 = 1;
+export const FLAG_AFTER_TRAP: i32 = 2;
+export const FLAG_FAULT_INJECTION: i32 = 4;
+
+export class BoardConfig {
+  dev: bool = false;
+  faultInjection: bool = false;
+  firmware: string = "0.0.0";
+  allowHosts: string[] = [];
+  error: string = "";
+}
+
+/** Parses the configuration text; `error` says what is wrong (never a value of a secret). */
+export function parseBoardConfig(text: string, flags: i32): BoardConfig {
+  const c = new BoardConfig();
+  c.dev = (flags & FLAG_DEV) != 0;
+  c.faultInjection = (flags & FLAG_FAULT_INJECTION) != 0;
+  let start = 0;
+  let lineNo = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = trimAscii(text.substring(start, end));
+    start = end + 1;
+    lineNo++;
+    if (line.length == 0) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) { c.error = "board config line " + lineNo.toString() + " is not key=value"; return c; }
+    const key = line.substring(0, eq);
+    const value = line.substring(eq + 1);
+    if (key == "allow_host") {
+      const u = parseEnvironment("https://" + value);
+      if (!u.ok || u.port != 0 || u.host != asciiLower(value)) { c.error = "board config: bad allow_host '" + value + "'"; return c; }
+      c.allowHosts.push(u.host);
+    } else if (key == "firmware") {
+      if (value.length == 0 || value.length > 32) { c.error = "board config: firmware not 1-32 characters"; return c; }
+      c.firmware = value;
+    } else {
+      c.error = "board config: unknown key '" + key + "'";
+      return c;
+    }
+  }
+  return c;
+}
