@@ -103,7 +103,7 @@ export class NodeDut implements DeviceUnderTest {
   async dispose() { this.http.close(); }
 }
 
-export const LINUX_BOARD = 'boards/linux/target/release/trackagent-linux';
+export const LINUX_BOARD = 'build/boards/native/trackagent-linux';
 
 /** The Linux board: the release module under real wasm3, as a process over real sockets. */
 export class LinuxBoardDut implements DeviceUnderTest {
