@@ -13,4 +13,5 @@ if [ "${1:-}" = "--build-only" ]; then
 fi
 rc=0
 "$here/smoke.sh" || rc=1
+"$here/../riscv/run.sh" check || rc=1
 exit $rc

@@ -110,7 +110,7 @@ static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_
     } else if (ends_with(req->url, req->url_len, "/uplinks")) {
         s->uplinks_received++;
         ans->status = 201;
-        snprintf(body, sizeof body, "{\"id\":%u}", s->uplinks_received);
+        snprintf(body, sizeof body, "{\"id\":%u}", (unsigned)s->uplinks_received);
     } else {
         ans->status = 404;
         snprintf(body, sizeof body, "{}");
