@@ -4,6 +4,10 @@
 #
 #   trackagent_wasm3_source(<var>)   sets <var> to a directory of wasm3 0.5.0's core sources,
 #                                    each file checked against wasm3-0.5.0.sha256
+#   trackagent_wasm3_core_sources(<dir> <var>)
+#                                    sets <var> to the .c files of that list in <dir>: the
+#                                    core, without the WASI/libc/tracer extras a wasm3
+#                                    checkout's source/ also holds
 #   trackagent_wasm3_defines(<var>)  sets <var> to the NAME=VALUE list of wasm3.defines
 #   trackagent_add_wasm3(<target> [METERED])
 #                                    a static library of those sources with those defines;
@@ -28,15 +32,14 @@ set(TRACKAGENT_PYWASM3_SHA256 "5a47c8a39f7f6ae71b3316b2e5d86c9d0db6e771a65f09a86
 get_filename_component(TRACKAGENT_BOARDS_COMMON "${CMAKE_CURRENT_LIST_DIR}" ABSOLUTE)
 get_filename_component(TRACKAGENT_REPO_ROOT "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
 
-# Every file of `dir` named in the manifest, with its hash; no .c or .h file beyond them.
+# Every file of `dir` named in the manifest, with its hash. Other files may be there (a
+# wasm3 checkout's source/ has the WASI and libc extras): they are never compiled.
 function(_trackagent_wasm3_verify dir)
     file(STRINGS "${TRACKAGENT_BOARDS_COMMON}/wasm3-0.5.0.sha256" lines REGEX "^[0-9a-f]+  ")
-    set(listed "")
     foreach(line IN LISTS lines)
         string(REGEX MATCH "^([0-9a-f]+)  (.+)$" _ "${line}")
         set(want "${CMAKE_MATCH_1}")
         set(name "${CMAKE_MATCH_2}")
-        list(APPEND listed "${name}")
         if(NOT EXISTS "${dir}/${name}")
             message(FATAL_ERROR "wasm3 sources in ${dir} lack ${name}: not wasm3 ${TRACKAGENT_WASM3_VERSION}; unset WASM3_SOURCE_DIR or point it at wasm3 v${TRACKAGENT_WASM3_VERSION}'s source/")
         endif()
@@ -45,12 +48,16 @@ function(_trackagent_wasm3_verify dir)
             message(FATAL_ERROR "wasm3 source ${dir}/${name} does not match its pinned SHA-256 (boards/common/wasm3-0.5.0.sha256): not wasm3 ${TRACKAGENT_WASM3_VERSION}, or changed; use an unmodified copy")
         endif()
     endforeach()
-    file(GLOB present RELATIVE "${dir}" "${dir}/*.c" "${dir}/*.h")
-    foreach(name IN LISTS present)
-        if(NOT name IN_LIST listed)
-            message(FATAL_ERROR "wasm3 sources in ${dir} hold ${name}, which wasm3 ${TRACKAGENT_WASM3_VERSION} does not: use an unmodified copy")
-        endif()
+endfunction()
+
+function(trackagent_wasm3_core_sources dir out)
+    file(STRINGS "${TRACKAGENT_BOARDS_COMMON}/wasm3-0.5.0.sha256" lines REGEX "^[0-9a-f]+  .+\\.c$")
+    set(sources "")
+    foreach(line IN LISTS lines)
+        string(REGEX MATCH "^[0-9a-f]+  (.+)$" _ "${line}")
+        list(APPEND sources "${dir}/${CMAKE_MATCH_1}")
     endforeach()
+    set(${out} "${sources}" PARENT_SCOPE)
 endfunction()
 
 # Fetches (once) and unpacks the pinned sdist; returns its wasm3/ directory.
@@ -132,7 +139,7 @@ function(trackagent_add_wasm3 target)
     cmake_parse_arguments(arg "METERED" "" "" ${ARGN})
     trackagent_wasm3_source(src)
     trackagent_wasm3_defines(defs)
-    file(GLOB sources "${src}/*.c")
+    trackagent_wasm3_core_sources("${src}" sources)
     add_library(${target} STATIC ${sources})
     # Everyone who includes wasm3's headers (the glue) sees the configuration wasm3 was
     # compiled with: w3_api.c reads a few internal structures.
