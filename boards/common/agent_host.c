@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "http_answer.h"
-#include "w3_compat.h"
+#include "w3_api.h"
 
 /* The exports the glue calls; debug_trap is optional (a production build of the
  * module may lack it). */
@@ -383,9 +383,16 @@ static agent_status_t instantiate(agent_host_t *h)
             return fail(h, is_oom(r) ? AGENT_ERR_NO_MEMORY : AGENT_ERR_MODULE, "link", r);
         }
     }
-    r = h->cfg.lazy_compile ? m3Err_none : w3_compile_all(mod);
+    /* Every import must resolve now: with lazy compilation a missing one would
+     * surface only when a function calling it is first compiled, hours later. */
+    char missing[80];
+    if (w3_unresolved_import(mod, missing, sizeof missing)) {
+        glue_log(h, PLAT_LOG_ERROR, "module imports %s, which this board does not provide: refused", missing);
+        return fail(h, AGENT_ERR_MODULE, "unresolved import", m3Err_functionImportMissing);
+    }
+    r = h->cfg.lazy_compile ? m3Err_none : m3_CompileModule(mod);
     if (r != m3Err_none) return fail(h, is_oom(r) ? AGENT_ERR_NO_MEMORY : AGENT_ERR_MODULE, "compile", r);
-    r = w3_run_start(mod);
+    r = m3_RunStart(mod);
     if (r != m3Err_none) return fail(h, AGENT_ERR_MODULE, "start function", r);
     for (int i = 0; i < FN_COUNT; i++) {
         IM3Function f = NULL;
@@ -399,7 +406,7 @@ static agent_status_t instantiate(agent_host_t *h)
     }
 
     uint64_t v = 0;
-    r = w3_call(rt, fn_of(h, FN_ABI_VERSION), 0, NULL, &v);
+    r = w3_call(fn_of(h, FN_ABI_VERSION), 0, NULL, &v);
     if (r != m3Err_none) return fail(h, AGENT_ERR_MODULE, "abi_version()", r);
     if ((int32_t)v != AGENT_ABI_VERSION) {
         glue_log(h, PLAT_LOG_ERROR, "module speaks host ABI %d, this board speaks %d: refused",
@@ -407,8 +414,8 @@ static agent_status_t instantiate(agent_host_t *h)
         return AGENT_ERR_ABI;
     }
     uint64_t ptr = 0, cap = 0;
-    r = w3_call(rt, fn_of(h, FN_RX_BUFFER), 0, NULL, &ptr);
-    if (r == m3Err_none) r = w3_call(rt, fn_of(h, FN_RX_CAPACITY), 0, NULL, &cap);
+    r = w3_call(fn_of(h, FN_RX_BUFFER), 0, NULL, &ptr);
+    if (r == m3Err_none) r = w3_call(fn_of(h, FN_RX_CAPACITY), 0, NULL, &cap);
     if (r != m3Err_none) return fail(h, AGENT_ERR_MODULE, "rx_buffer()", r);
     int32_t cap32 = (int32_t)(uint32_t)cap;
     if (cap32 <= 0 || (uint32_t)cap32 > RX_CAP_MAX || mem_range(rt, (uint32_t)ptr, cap32) == NULL)
@@ -441,7 +448,7 @@ static agent_status_t start_instance(agent_host_t *h, int64_t now, int32_t flags
         cell_i32((int32_t)h->plat->flash.program_unit)
     };
     uint64_t rc = 0;
-    M3Result r = w3_call(rt_of(h), fn_of(h, FN_AGENT_START), 6, args, &rc);
+    M3Result r = w3_call(fn_of(h, FN_AGENT_START), 6, args, &rc);
     if (r != m3Err_none) { *trap = r; return AGENT_OK; }
     h->start_status = (int32_t)(uint32_t)rc;
     if (h->start_status != 0) return AGENT_ERR_START;
@@ -453,7 +460,7 @@ static agent_status_t start_instance(agent_host_t *h, int64_t now, int32_t flags
 static M3Result call_stat(agent_host_t *h, int which, int64_t *out)
 {
     uint64_t arg = cell_i32(which), v = 0;
-    M3Result r = w3_call(rt_of(h), fn_of(h, FN_AGENT_STAT), 1, &arg, &v);
+    M3Result r = w3_call(fn_of(h, FN_AGENT_STAT), 1, &arg, &v);
     *out = (int64_t)v;
     return r;
 }
@@ -550,7 +557,7 @@ static void on_trap(agent_host_t *h, const char *during, M3Result r)
 static M3Result do_step(agent_host_t *h, int64_t now)
 {
     uint64_t arg = cell_i64(now), wake = 0;
-    M3Result r = w3_call(rt_of(h), fn_of(h, FN_AGENT_STEP), 1, &arg, &wake);
+    M3Result r = w3_call(fn_of(h, FN_AGENT_STEP), 1, &arg, &wake);
     if (r != m3Err_none) return r;
     h->stats.steps++;
     h->traps_in_a_row = 0;
@@ -560,7 +567,7 @@ static M3Result do_step(agent_host_t *h, int64_t now)
     if (r != m3Err_none) return r;
     if (h->cfg.trap_every_steps > 0 && h->fn[FN_DEBUG_TRAP] != NULL &&
         h->stats.steps % h->cfg.trap_every_steps == 0) {
-        r = w3_call(rt_of(h), fn_of(h, FN_DEBUG_TRAP), 0, NULL, NULL);
+        r = w3_call(fn_of(h, FN_DEBUG_TRAP), 0, NULL, NULL);
     }
     return r;
 }
@@ -580,7 +587,7 @@ static M3Result deliver_http(agent_host_t *h, int64_t now)
         cell_i32((int32_t)hdr), cell_i32((int32_t)body), cell_i32(a->truncated ? 1 : 0)
     };
     h->stats.http_answers++;
-    return w3_call(rt_of(h), fn_of(h, FN_ON_HTTP_RESPONSE), 6, args, NULL);
+    return w3_call(fn_of(h, FN_ON_HTTP_RESPONSE), 6, args, NULL);
 }
 
 static M3Result deliver_gnss(agent_host_t *h, int64_t now, const plat_gnss_fix_t *f)
@@ -590,7 +597,7 @@ static M3Result deliver_gnss(agent_host_t *h, int64_t now, const plat_gnss_fix_t
         cell_f64(f->lat), cell_f64(f->lon), cell_f64(f->accuracy_m), cell_f64(f->utc_s)
     };
     h->stats.gnss_fixes++;
-    return w3_call(rt_of(h), fn_of(h, FN_ON_GNSS_FIX), 7, args, NULL);
+    return w3_call(fn_of(h, FN_ON_GNSS_FIX), 7, args, NULL);
 }
 
 agent_status_t agent_host_run(agent_host_t *h)

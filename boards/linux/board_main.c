@@ -408,12 +408,10 @@ static void print_json(const options_t *o, const run_t *r, const linux_board_t *
     fflush(stdout);
 }
 
-int board_main(int argc, const char *const *argv);
-
-int board_main(int argc, const char *const *argv)
+int main(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_flags(argc, argv, &o);
+    int rc = parse_flags(argc, (const char *const *)argv, &o);
     if (rc != 0) return rc;
 
     static linux_board_t board; /* large and long-lived; zeroed */
@@ -458,6 +456,9 @@ int board_main(int argc, const char *const *argv)
         free(wasm);
         return EXIT_BAD_FLAGS;
     }
+    if (b->kv_damaged > 0)
+        fprintf(stderr, "trackagent-linux: warning: %s: %u damaged entr%s read as missing (%s); the others are intact\n",
+                b->kv_path, b->kv_damaged, b->kv_damaged == 1 ? "y" : "ies", b->kv_damaged_keys);
     rc = provision(b, &o);
     if (rc == 0 && http_init(b) != PLAT_OK) {
         fprintf(stderr, "trackagent-linux: cannot initialise libcurl\n");

@@ -6,7 +6,8 @@
  *   linux_http.c      HTTP/HTTPS through libcurl, one blocking exchange at a time
  *   linux_platform.c  clock and sleep, randomness, GNSS, battery, motion, log;
  *                     fills the platform_t
- *   board_main.c      flags, provisioning, the run, the JSON summary
+ *   crc32.c           the store's per-entry checksum
+ *   board_main.c      main: flags, provisioning, the run, the JSON summary
  *
  * HTTP is synchronous: http_start performs the whole exchange with libcurl and
  * stores the answer; http_poll reports it complete once the clock reaches the
@@ -58,10 +59,13 @@ typedef struct linux_board {
     uint32_t flash_ops;        /* programs and erases so far */
 
     /* key-value store: a small table; with a file, rewritten whole on each set
-     * (temp file, fsync, rename: a set is atomic, and so per key) */
+     * (temp file, fsync, rename: a set is atomic, and so per key), every entry with
+     * its own CRC-32 (linux_store.c) */
     kv_entry_t *kv;
     size_t      kv_count;
     char       *kv_path;       /* NULL: memory only */
+    unsigned    kv_damaged;    /* slots or entries that failed their CRC at open: read as missing */
+    char        kv_damaged_keys[160]; /* the keys of those whose header still named them ("?" otherwise) */
 
     /* HTTP */
     void    *curl;             /* CURL easy handle, reused: keep-alive */

@@ -5,14 +5,30 @@
  * in memory and, with --flash FILE, written through to FILE with pwrite. NOR
  * semantics: programming ANDs the new bits into the old ones.
  *
- * Key-value store: with --flash FILE, in FILE.kv, a text file of
- *   # trackagent kv 1
- *   key=hexvalue
- * lines. Each kv_set rewrites the whole file to FILE.kv.tmp, fsyncs it and
- * renames it over FILE.kv (then fsyncs the directory): after a power cut the
- * file is the old or the new one, so every key holds its whole old or whole new
- * value. A file that does not parse is a broken store: the board refuses to run
- * rather than guess.
+ * Key-value store: with --flash FILE, in FILE.kv, modelled on ESP-IDF's NVS: the
+ * file is a sequence of 32-byte slots, and every entry carries its own CRC-32,
+ *
+ *   slot 0            file header: "TAKV", version 2, slot size; CRC-32 of its bytes 0-27
+ *   per entry         a header slot: "TAKE", key length (1 byte), value length (4),
+ *                     CRC-32 of key + value (4), reserved, CRC-32 of its bytes 0-27;
+ *                     then the key and the value in as many slots as they need (padded
+ *                     with 0xFF)
+ *
+ * all integers little-endian. Reading, an entry whose header or data does not match its
+ * CRC reads as missing (PLAT_NOT_FOUND to the module) and every other entry stays
+ * readable: after a bad header the scan moves on one slot at a time until the next
+ * header that checks, after bad data it skips the entry (its header gave the length).
+ * The damage is counted and named (kv_damaged, kv_damaged_keys) for the board to report.
+ *
+ * Writing: each kv_set writes the whole store (a few hundred bytes) to FILE.kv.tmp,
+ * created with mode 0600 (it holds the API key), fsyncs it, renames it over FILE.kv and
+ * fsyncs the directory: after a power cut the file is the old or the new one, so every key
+ * holds its whole old or whole new value (atomic per key, as the ABI asks). Damaged
+ * entries are not written again: they already read as missing. Why a rewrite and not an
+ * append-only log: the store is small and written a few times an hour, so a rewrite costs
+ * nothing, and there is no compaction to get wrong.
+ *
+ * A file in the old text format ("# trackagent kv 1") is refused with a line saying so.
  */
 #define _GNU_SOURCE
 #include "linux_board.h"
@@ -26,8 +42,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KV_MAGIC "# trackagent kv 1"
+#include "crc32.h"
+
 #define KV_VALUE_MAX (64u * 1024u)
+#define KV_KEY_MAX 64u
+#define KV_SLOT 32u
+#define KV_HEADER_CRC_AT 28u            /* the header's CRC covers its bytes 0..27 */
+#define KV_FILE_MAGIC "TAKV"
+#define KV_ENTRY_MAGIC "TAKE"
+#define KV_VERSION 2u
+#define KV_OLD_TEXT_MAGIC "# trackagent kv 1"
 
 /* ---- key-value table -------------------------------------------------------- */
 
@@ -64,93 +88,190 @@ static plat_status_t kv_put(linux_board_t *b, const char *key, const uint8_t *va
     return PLAT_OK;
 }
 
-static int hexval(int c)
+/* ---- the file format ----------------------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool slot_crc_ok(const uint8_t *slot)
+{
+    return crc32_update(0, slot, KV_HEADER_CRC_AT) == get_u32(slot + KV_HEADER_CRC_AT);
+}
+
+static void seal_slot(uint8_t *slot)
+{
+    put_u32(slot + KV_HEADER_CRC_AT, crc32_update(0, slot, KV_HEADER_CRC_AT));
+}
+
+static bool key_ok(const uint8_t *k, size_t n)
+{
+    if (n < 1 || n > KV_KEY_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = (char)k[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static size_t entry_slots(size_t key_len, size_t value_len)
+{
+    return 1 + (key_len + value_len + KV_SLOT - 1) / KV_SLOT;
+}
+
+/* Names a damaged entry (when its header still tells the key) in kv_damaged_keys. */
+static void note_damage(linux_board_t *b, const uint8_t *key, size_t key_len)
+{
+    b->kv_damaged++;
+    size_t used = strlen(b->kv_damaged_keys);
+    size_t room = sizeof b->kv_damaged_keys - used;
+    const char *sep = used > 0 ? ", " : "";
+    if (key != NULL && key_ok(key, key_len))
+        snprintf(b->kv_damaged_keys + used, room, "%s%.*s", sep, (int)key_len, (const char *)key);
+    else if (strstr(b->kv_damaged_keys, "?") == NULL)
+        snprintf(b->kv_damaged_keys + used, room, "%s?", sep);
+}
+
+/* Parses a whole store file image; damaged entries are counted and skipped. */
+static plat_status_t kv_parse(linux_board_t *b, const uint8_t *img, size_t size, char *err, size_t err_len)
+{
+    if (size >= strlen(KV_OLD_TEXT_MAGIC) && memcmp(img, KV_OLD_TEXT_MAGIC, strlen(KV_OLD_TEXT_MAGIC)) == 0) {
+        snprintf(err, err_len, "%s is in the old text format: delete it (and the flash image) or use a new --flash file", b->kv_path);
+        return PLAT_IO;
+    }
+    size_t slots = size / KV_SLOT;
+    if (slots == 0) {
+        snprintf(err, err_len, "%s is shorter than its header: broken store (delete it to start empty)", b->kv_path);
+        return PLAT_IO;
+    }
+    /* A damaged file header is one more damaged slot: the entries carry their own checks. */
+    if (!slot_crc_ok(img) || memcmp(img, KV_FILE_MAGIC, 4) != 0) note_damage(b, NULL, 0);
+    if (size % KV_SLOT != 0) note_damage(b, NULL, 0);
+    size_t i = 1;
+    while (i < slots) {
+        const uint8_t *h = img + i * KV_SLOT;
+        size_t key_len = h[4];
+        size_t value_len = get_u32(h + 8);
+        if (memcmp(h, KV_ENTRY_MAGIC, 4) != 0 || !slot_crc_ok(h) || key_len < 1 || key_len > KV_KEY_MAX ||
+            value_len > KV_VALUE_MAX || i + entry_slots(key_len, value_len) > slots) {
+            /* Not a header that checks: move on one slot (a damaged header's own data
+             * slots are scanned too; they hold no magic and CRC that match). */
+            note_damage(b, NULL, 0);
+            i++;
+            continue;
+        }
+        const uint8_t *data = h + KV_SLOT;
+        if (crc32_update(0, data, key_len + value_len) != get_u32(h + 12) || !key_ok(data, key_len)) {
+            note_damage(b, data, key_len);
+        } else {
+            char key[KV_KEY_MAX + 1];
+            memcpy(key, data, key_len);
+            key[key_len] = '\0';
+            if (kv_put(b, key, data + key_len, value_len) != PLAT_OK) {
+                snprintf(err, err_len, "out of memory reading %s", b->kv_path);
+                return PLAT_NO_MEMORY;
+            }
+        }
+        i += entry_slots(key_len, value_len);
+    }
+    return PLAT_OK;
 }
 
 static plat_status_t kv_load(linux_board_t *b, char *err, size_t err_len)
 {
-    FILE *f = fopen(b->kv_path, "r");
-    if (f == NULL) {
+    int fd = open(b->kv_path, O_RDONLY);
+    if (fd < 0) {
         if (errno == ENOENT) return PLAT_OK; /* a new store */
         snprintf(err, err_len, "cannot read %s: %s", b->kv_path, strerror(errno));
         return PLAT_IO;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    unsigned lineno = 0;
-    plat_status_t st = PLAT_OK;
-    uint8_t *val = (uint8_t *)malloc(KV_VALUE_MAX);
-    if (val == NULL) { fclose(f); return PLAT_NO_MEMORY; }
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-        if (lineno == 1) {
-            if (strcmp(line, KV_MAGIC) != 0) {
-                snprintf(err, err_len, "%s is not a trackagent key-value store (first line)", b->kv_path);
-                st = PLAT_IO;
-                break;
-            }
-            continue;
+    struct stat sb;
+    uint8_t *img = NULL;
+    plat_status_t st = PLAT_IO;
+    if (fstat(fd, &sb) != 0 || sb.st_size < 0 || (uint64_t)sb.st_size > 64u * 1024u * 1024u) {
+        snprintf(err, err_len, "cannot read %s: not a store file", b->kv_path);
+    } else if ((img = (uint8_t *)malloc((size_t)sb.st_size + 1)) == NULL) {
+        st = PLAT_NO_MEMORY;
+        snprintf(err, err_len, "out of memory reading %s", b->kv_path);
+    } else {
+        size_t done = 0, size = (size_t)sb.st_size;
+        while (done < size) {
+            ssize_t r = read(fd, img + done, size - done);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            done += (size_t)r;
         }
-        if (n == 0) continue;
-        char *eq = strchr(line, '=');
-        size_t hexlen = eq ? strlen(eq + 1) : 0;
-        if (eq == NULL || eq == line || hexlen % 2 != 0 || hexlen / 2 > KV_VALUE_MAX) {
-            snprintf(err, err_len, "%s line %u is not key=hexvalue: broken store", b->kv_path, lineno);
-            st = PLAT_IO;
-            break;
-        }
-        *eq = '\0';
-        size_t len = hexlen / 2;
-        for (size_t i = 0; i < len; i++) {
-            int hi = hexval((unsigned char)eq[1 + 2 * i]), lo = hexval((unsigned char)eq[2 + 2 * i]);
-            if (hi < 0 || lo < 0) {
-                snprintf(err, err_len, "%s line %u has a bad hex digit: broken store", b->kv_path, lineno);
-                st = PLAT_IO;
-                break;
-            }
-            val[i] = (uint8_t)(hi << 4 | lo);
-        }
-        if (st != PLAT_OK) break;
-        if ((st = kv_put(b, line, val, len)) != PLAT_OK) {
-            snprintf(err, err_len, "out of memory reading %s", b->kv_path);
-            break;
-        }
+        if (done != size) snprintf(err, err_len, "cannot read %s", b->kv_path);
+        else st = kv_parse(b, img, size, err, err_len);
     }
-    if (st == PLAT_OK && lineno == 0) {
-        /* An empty file: a crash between create and first write cannot make one
-         * (rename is atomic), so someone truncated it. */
-        snprintf(err, err_len, "%s is empty: broken store", b->kv_path);
-        st = PLAT_IO;
-    }
-    free(val);
-    free(line);
-    fclose(f);
+    free(img);
+    close(fd);
     return st;
+}
+
+/* The whole table as a store file image. */
+static uint8_t *kv_image(const linux_board_t *b, size_t *size)
+{
+    size_t slots = 1;
+    for (size_t i = 0; i < b->kv_count; i++) slots += entry_slots(strlen(b->kv[i].key), b->kv[i].len);
+    uint8_t *img = (uint8_t *)malloc(slots * KV_SLOT);
+    if (img == NULL) return NULL;
+    memset(img, 0xFF, slots * KV_SLOT);
+    memset(img, 0, KV_SLOT);
+    memcpy(img, KV_FILE_MAGIC, 4);
+    put_u32(img + 4, KV_VERSION);
+    put_u32(img + 8, KV_SLOT);
+    seal_slot(img);
+    size_t at = 1;
+    for (size_t i = 0; i < b->kv_count; i++) {
+        const kv_entry_t *e = &b->kv[i];
+        size_t key_len = strlen(e->key);
+        uint8_t *h = img + at * KV_SLOT;
+        uint8_t *data = h + KV_SLOT;
+        memcpy(data, e->key, key_len);
+        if (e->len > 0) memcpy(data + key_len, e->value, e->len);
+        memset(h, 0, KV_SLOT);
+        memcpy(h, KV_ENTRY_MAGIC, 4);
+        h[4] = (uint8_t)key_len;
+        put_u32(h + 8, (uint32_t)e->len);
+        put_u32(h + 12, crc32_update(0, data, key_len + e->len));
+        seal_slot(h);
+        at += entry_slots(key_len, e->len);
+    }
+    *size = slots * KV_SLOT;
+    return img;
 }
 
 static plat_status_t kv_save(linux_board_t *b)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", b->kv_path) >= (int)sizeof tmp) return PLAT_IO;
+    size_t size = 0;
+    uint8_t *img = kv_image(b, &size);
+    if (img == NULL) return PLAT_NO_MEMORY;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return PLAT_IO;
-    FILE *f = fdopen(fd, "w");
-    if (f == NULL) { close(fd); return PLAT_IO; }
-    bool ok = fprintf(f, "%s\n", KV_MAGIC) > 0;
-    for (size_t i = 0; ok && i < b->kv_count; i++) {
-        ok = fprintf(f, "%s=", b->kv[i].key) > 0;
-        for (size_t j = 0; ok && j < b->kv[i].len; j++) ok = fprintf(f, "%02x", b->kv[i].value[j]) == 2;
-        ok = ok && fputc('\n', f) != EOF;
+    if (fd < 0) { free(img); return PLAT_IO; }
+    bool ok = fchmod(fd, 0600) == 0; /* a leftover tmp file keeps its mode through O_CREAT */
+    for (size_t done = 0; ok && done < size;) {
+        ssize_t w = write(fd, img + done, size - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) ok = false;
+        else done += (size_t)w;
     }
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
+    free(img);
+    ok = ok && fsync(fd) == 0;
+    ok = (close(fd) == 0) && ok;
     if (!ok || rename(tmp, b->kv_path) != 0) {
         unlink(tmp);
         return PLAT_IO;
@@ -179,7 +300,7 @@ plat_status_t store_kv_get(void *ctx, const char *key, uint8_t *buf, size_t cap,
 plat_status_t store_kv_set(void *ctx, const char *key, const uint8_t *value, size_t len)
 {
     linux_board_t *b = (linux_board_t *)ctx;
-    if (len > KV_VALUE_MAX) return PLAT_INVALID;
+    if (len > KV_VALUE_MAX || !key_ok((const uint8_t *)key, strlen(key))) return PLAT_INVALID;
     /* Write the file first with the new table; on failure restore the old value. */
     kv_entry_t *e = kv_find(b, key);
     uint8_t *old = NULL;

@@ -13,7 +13,7 @@
 #              stack with wasm3 built without sibling calls, as on Xtensa.
 #   esp32.*    the 32-bit figures held against an ESP32 without PSRAM.
 #
-# Needs valgrind, cargo, node (fake cloud), build/trackagent.wasm; gcc-multilib
+# Needs valgrind, CMake, node (fake cloud), build/trackagent.wasm; gcc-multilib
 # for the 32-bit figures (skipped without it). Takes about a minute.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +24,8 @@ work=$(mktemp -d)
 trap 'stop_cloud; rm -rf "$work"' EXIT
 log() { echo "measure: $*" >&2; }
 
-cargo build --release --manifest-path boards/linux/Cargo.toml >&2
-bin=boards/linux/target/release/trackagent-linux
+out=$("$here/build.sh" native)
+bin="$out/trackagent-linux"
 start_cloud "$work/cloud"
 run=("$bin" "${IDENTITY[@]}" --dev --hours 2 --json --log-level 0 --seed 1)
 
@@ -42,7 +42,7 @@ stop_cloud
 
 log "sim: 24 h, native, and under callgrind"
 boards/common/test/run.sh measure 24 0 8 >"$work/sim64.json"
-sim_bin=boards/linux/target/glue-test-native/glue_test
+sim_bin="$out/glue_test"
 valgrind --tool=callgrind --callgrind-out-file="$work/simcg.out" "$sim_bin" measure build/trackagent.wasm 24 0 8 \
   >"$work/simcg.json" 2>"$work/simcg.err"
 m32=false

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from './figures.ts';
 import { loadBudgets, wasm3Figures, type Budget } from './budgets.ts';
 import { fleetThroughput } from './fleet-throughput.ts';
+import { rv32Figures } from './rv32.ts';
 
 const budgets = loadBudgets();
 const rows: { figure: string; value: string; budget: string; key?: string }[] = [];
@@ -64,6 +65,19 @@ try {
   json.wasm3 = w;
 } catch (e) {
   row('wasm3 figures', `not measured: ${(e as Error).message.split('\n')[0]}`);
+}
+
+step('RV32 (rv32imc) bare-metal under qemu-system-riscv32 (boards/riscv/run.sh)');
+try {
+  const r = await rv32Figures();
+  row('RV32: code size, wasm3 / glue (bytes in the linked image)', `${fmt(r.codeBytes.wasm3)} / ${fmt(r.codeBytes.glue)}`, 'rv32CodeBytes');
+  row('RV32: instructions per acked uplink, eager / lazy (minstret, 24 h)', `${fmt(r.eager.instructionsPerAckedUplink)} / ${fmt(r.lazy.instructionsPerAckedUplink)}`, 'rv32InstructionsPerUplink');
+  row('RV32: instructions per boot, eager / lazy (restart on a used heap: eager / lazy)', `${fmt(r.eager.bootInstructions)} / ${fmt(r.lazy.bootInstructions)} (${fmt(r.eager.rebootInstructions)} / ${fmt(r.lazy.rebootInstructions)})`, 'rv32BootInstructions');
+  row('RV32: wasm3 heap peak, eager / lazy (bytes)', `${fmt(r.eager.heapPeakBytes)} / ${fmt(r.lazy.heapPeakBytes)}`, 'rv32HeapPeakBytes');
+  row('RV32: native stack peak, eager / lazy (bytes)', `${fmt(r.eager.nativeStackPeakBytes)} / ${fmt(r.lazy.nativeStackPeakBytes)}`, 'rv32NativeStackPeakBytes');
+  json.rv32 = r;
+} catch (e) {
+  row('RV32 figures', `not measured: ${(e as Error).message.split('\n')[0]}`);
 }
 
 step('the module in Node under callgrind (two durations, the difference)');

@@ -2,9 +2,12 @@
 // once and run against the module in Node, the Linux board under real wasm3 (a process over
 // real sockets), and a real board on a serial port.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { DeviceHost, STAT } from '../../host-sim/device-host.ts';
 import { Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
@@ -12,7 +15,7 @@ import { NorFlash, PowerCut } from '../../host-sim/hal/flash.ts';
 import { SocketTransport } from '../../host-sim/hal/http.ts';
 import { Gnss, FixedPoint } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
-import { releaseModule } from '../helpers/harness.ts';
+import { releaseModule, RELEASE_WASM } from '../helpers/harness.ts';
 import { recordLogLine } from '../helpers/secrets-log.ts';
 
 export interface DutIdentity {
@@ -103,7 +106,7 @@ export class NodeDut implements DeviceUnderTest {
   async dispose() { this.http.close(); }
 }
 
-export const LINUX_BOARD = 'boards/linux/target/release/trackagent-linux';
+export const LINUX_BOARD = 'build/boards/native/trackagent-linux';
 
 /** The Linux board: the release module under real wasm3, as a process over real sockets. */
 export class LinuxBoardDut implements DeviceUnderTest {
@@ -147,23 +150,40 @@ export class LinuxBoardDut implements DeviceUnderTest {
   async dispose() { fs.rmSync(this.dir, { recursive: true, force: true }); }
 }
 
+/** The rig's TLS: a CA the board is given, and the server certificate and key it signed. */
+export interface SerialTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
 /**
  * A real board (ESP32) on a serial port, built with CONFIG_TRACKAGENT_TEST_CONSOLE
  * (boards/esp32/README.md, "Console (test rigs)"). It cannot run here (no hardware).
- * `erase` and `provision <key> <value>` make a fresh device, `run <hours> [trap-every N]`
- * runs it in virtual time and ends with one `SUMMARY {json}` line, the Linux board's fields.
- * A power cut needs a rig that switches the supply: TRACKAGENT_SERIAL_POWER_CYCLE names a
- * command that does (an EN reset through RTS does not tear a flash write: the chip keeps
- * power). Select the driver with TRACKAGENT_SERIAL_PORT=/dev/ttyUSB0; the board reaches the
- * fake cloud at TRACKAGENT_CLOUD_HOST.
+ * The driver waits for the board's READY line (it carries the SHA-256 of the module the
+ * board was flashed with: a board running another module than build/trackagent.wasm is
+ * refused as a stale flash), then `erase`, `cacert ...` (TLS only) and
+ * `provision <key> <value>` make a fresh device, and `run <hours> [trap-every N]` runs it
+ * in virtual time and ends with one `SUMMARY {json}` line, the Linux board's fields.
+ * With `tls`, the board reaches the fake cloud through a TLS proxy on the rig (its
+ * certificate signed by `tls.caPem`, which the board is given), so the scenarios run over
+ * HTTPS. A power cut needs a rig that switches the supply: TRACKAGENT_SERIAL_POWER_CYCLE
+ * names a command that does; the driver then reopens the port (the USB adapter drops off
+ * the bus with the power) and waits for READY again. Select the driver with
+ * TRACKAGENT_SERIAL_PORT=/dev/ttyUSB0; the board reaches the fake cloud at
+ * TRACKAGENT_CLOUD_HOST.
  */
 export class SerialBoardDut implements DeviceUnderTest {
-  readonly name = 'serial-board';
+  readonly name: string;
   private lines: string[] = [];
   private fd: number | null = null;
   private pending = '';
+  private checked = false;
+  private proxy: tls.Server | null = null;
 
-  constructor(private port: string) {}
+  constructor(private port: string, private tlsRig: SerialTls | null = null) {
+    this.name = tlsRig ? 'serial-board-tls' : 'serial-board';
+  }
 
   private open(): number {
     if (this.fd !== null) return this.fd;
@@ -174,12 +194,24 @@ export class SerialBoardDut implements DeviceUnderTest {
     return this.fd;
   }
 
-  /** Non-blocking reads, so the fake cloud in this process keeps answering the board. */
-  private async readUntil(until: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
-    const fd = this.open();
+  private close() {
+    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* the device went away */ } }
+    this.fd = null;
+    this.pending = '';
+  }
+
+  /** Non-blocking reads, so the fake cloud in this process keeps answering the board. `poke`
+   * is sent every 2 s while waiting (a board that booted before the port opened). */
+  private async readUntil(until: RegExp, timeoutMs: number, what: string, poke?: string): Promise<RegExpExecArray> {
     const chunk = Buffer.alloc(4096);
     const deadline = Date.now() + timeoutMs;
+    let nextPoke = Date.now();
     for (;;) {
+      const fd = this.open();
+      if (poke !== undefined && Date.now() >= nextPoke) {
+        try { fs.writeSync(fd, poke + '\n'); } catch { /* not up yet */ }
+        nextPoke = Date.now() + 2000;
+      }
       let n = 0;
       try { n = fs.readSync(fd, chunk, 0, chunk.length, null); } catch { n = 0; }
       if (n > 0) {
@@ -199,12 +231,39 @@ export class SerialBoardDut implements DeviceUnderTest {
     }
   }
 
+  /** Waits for READY (boot and Wi-Fi take seconds; opening the port may reset the board)
+   * and refuses a board flashed with another module than the one under test. */
+  private async waitReady(what: string) {
+    const m = await this.readUntil(/^READY trackagent test console: module=([0-9a-f]{16})\b/, 60_000, what, 'ready');
+    const want = createHash('sha256').update(fs.readFileSync(RELEASE_WASM)).digest('hex').slice(0, 16);
+    if (m[1] !== want) {
+      throw new Error(`serial board on ${this.port} runs module ${m[1]}, build/trackagent.wasm is ${want}: stale flash, flash the board again (boards/esp32/README.md)`);
+    }
+  }
+
   private async command(text: string, until: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
     fs.writeSync(this.open(), text + '\n');
     return this.readUntil(until, timeoutMs, `answer to '${text.split(' ')[0]}'`);
   }
 
+  /** A TLS endpoint on the rig in front of the plain fake cloud at `url`; returns its URL. */
+  private async startProxy(url: string): Promise<string> {
+    const target = new URL(url);
+    const rig = this.tlsRig!;
+    this.proxy = tls.createServer({ cert: rig.certPem, key: rig.keyPem }, (sock) => {
+      const up = net.connect(Number(target.port), target.hostname);
+      sock.pipe(up).pipe(sock);
+      const end = () => { sock.destroy(); up.destroy(); };
+      sock.on('error', end);
+      up.on('error', end);
+    });
+    await new Promise<void>((res) => this.proxy!.listen(0, target.hostname, () => res()));
+    const port = (this.proxy.address() as net.AddressInfo).port;
+    return `https://${target.hostname}:${port}`;
+  }
+
   async provision(id: DutIdentity) {
+    if (!this.checked) { await this.waitReady('READY'); this.checked = true; }
     // Drain what the board printed before (a stale answer must not match).
     await this.readUntil(/^\u0000never$/, 300, 'quiet').catch(() => undefined);
     const answer = async (cmd: string) => {
@@ -212,7 +271,16 @@ export class SerialBoardDut implements DeviceUnderTest {
       if (m[1] !== 'ok') throw new Error(`serial board: '${cmd.split(' ').slice(0, 2).join(' ')}' answered ${m[1]}`);
     };
     await answer('erase'); // a fresh device: no counters, ids or rotated key of an earlier run
-    for (const [k, v] of Object.entries(id)) await answer(`provision ${k} ${v}`);
+    let environment = id.environment;
+    if (this.tlsRig) {
+      if (!this.proxy) environment = await this.startProxy(id.environment);
+      await answer('cacert begin');
+      for (const line of this.tlsRig.caPem.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('-----'))) {
+        await answer(`cacert add ${line}`);
+      }
+      await answer('cacert end');
+    }
+    for (const [k, v] of Object.entries({ ...id, environment })) await answer(`provision ${k} ${v}`);
   }
 
   async run(r: DutRun): Promise<DutSummary | null> {
@@ -228,8 +296,16 @@ export class SerialBoardDut implements DeviceUnderTest {
         if (JSON.parse(m[1]).uplinksRecorded >= target) break;
         await new Promise((res) => setTimeout(res, 200));
       }
+      // The supply goes, and with it the USB adapter of most boards: the port disappears
+      // and comes back as a new device. Close it, wait for it, open it again.
+      this.close();
       execFileSync('bash', ['-c', cycle]);
-      await this.readUntil(/^READY\b/, 60_000, 'READY after the power cycle');
+      const back = Date.now() + 30_000;
+      while (!fs.existsSync(this.port)) {
+        if (Date.now() > back) throw new Error(`serial board: ${this.port} did not come back within 30 s of the power cycle`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      await this.waitReady('READY after the power cycle');
       return null;
     }
     const m = await this.command(cmd, /^SUMMARY (\{.*"running":false.*\})$/, 900_000);
@@ -240,9 +316,17 @@ export class SerialBoardDut implements DeviceUnderTest {
 
   logs() { return this.lines; }
   async dispose() {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
+    this.close();
+    if (this.proxy) await new Promise<void>((res) => this.proxy!.close(() => res()));
+    this.proxy = null;
   }
+}
+
+/** The rig's TLS files (TRACKAGENT_TEST_CA, _TLS_CERT, _TLS_KEY: PEM paths), or null. */
+function serialTls(): SerialTls | null {
+  const ca = process.env.TRACKAGENT_TEST_CA, cert = process.env.TRACKAGENT_TEST_TLS_CERT, key = process.env.TRACKAGENT_TEST_TLS_KEY;
+  if (!ca || !cert || !key) return null;
+  return { caPem: fs.readFileSync(ca, 'utf8'), certPem: fs.readFileSync(cert, 'utf8'), keyPem: fs.readFileSync(key, 'utf8') };
 }
 
 /** The drivers CI runs (node, linux board when built), plus the serial one when a port is named. */
@@ -267,11 +351,17 @@ export function availableDuts(): DutDriver[] {
     },
   ];
   const port = process.env.TRACKAGENT_SERIAL_PORT;
+  // A thousand module re-instantiations on an ESP32 take far longer than a test should.
+  const cannot = { '1,000 traps': 'about 1,000 re-instantiations of the module on the board' };
   list.push({
     name: 'serial-board', make: () => new SerialBoardDut(port ?? ''), skip: port ? undefined : 'no TRACKAGENT_SERIAL_PORT (needs a real board)',
-    timeoutMs: 1_200_000,
-    // A thousand module re-instantiations on an ESP32 take far longer than a test should.
-    cannot: { '1,000 traps': 'about 1,000 re-instantiations of the module on the board' },
+    timeoutMs: 1_200_000, cannot,
+  });
+  const rigTls = port ? serialTls() : null;
+  list.push({
+    name: 'serial-board-tls', make: () => new SerialBoardDut(port ?? '', rigTls), timeoutMs: 1_200_000, cannot,
+    skip: !port ? 'no TRACKAGENT_SERIAL_PORT (needs a real board)'
+      : rigTls ? undefined : 'no TRACKAGENT_TEST_CA, TRACKAGENT_TEST_TLS_CERT and TRACKAGENT_TEST_TLS_KEY (the rig\'s TLS files)',
   });
   return list;
 }

@@ -2,13 +2,13 @@
  * glue_test.c - tests of the wasm3 glue (agent_host.c) on the simulated platform,
  * and the measuring run used by boards/linux/measure.sh.
  *
- *   glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm
+ *   glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm PROBE_UNRESOLVED.wasm
  *       runs every test; prints "N passed, N failed"; exit 0 when none failed
  *   glue_test measure AGENT.wasm HOURS [TRAP_EVERY [WASM_STACK_KIB [lazy]]]
  *       one run of the real module; prints a JSON object of wasm3 figures
  *
- * Built by boards/common/test/run.sh with the plain C compiler (natively, and
- * with -m32 as the stand-in for the ESP32's 32-bit pointers).
+ * Built by boards/linux/CMakeLists.txt (boards/common/test/run.sh builds and runs
+ * it), natively and with -m32 as the stand-in for the ESP32's 32-bit pointers.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -18,11 +18,9 @@
 #include <sys/mman.h>
 
 #include "agent_host.h"
+#include "heap_meter.h"
 #include "sim_platform.h"
 #include "wasm3.h"
-
-size_t heap_meter_now(void);
-size_t heap_meter_peak(void);
 
 static int passed, failed;
 
@@ -219,6 +217,23 @@ static void test_abi(const uint8_t *wasm, size_t len)
     agent_host_deinit(&f.host);
 }
 
+/* A module importing something no board provides is refused at load, with lazy
+ * compilation too (which would otherwise trap only when a caller is first compiled). */
+static void test_unresolved(const uint8_t *wasm, size_t len)
+{
+    static fixture_t f;
+    for (int lazy = 0; lazy <= 1; lazy++) {
+        setup(&f, wasm, len, false);
+        f.cfg.lazy_compile = lazy != 0;
+        f.sim.log_level = -1;
+        agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
+        CHECK(st == AGENT_ERR_MODULE && f.sim.error_lines >= 1,
+              "unresolved import (%s compile): %s, %u error lines", lazy ? "lazy" : "eager",
+              agent_status_text(st), f.sim.error_lines);
+        agent_host_deinit(&f.host);
+    }
+}
+
 /* The measuring run happens on a thread whose stack is painted: its deepest use
  * is the native stack the interpreter and glue need (no libcurl here). */
 #define NATIVE_STACK (1024 * 1024)
@@ -291,7 +306,7 @@ static void print_native_peak(void)
 
 int main(int argc, char **argv)
 {
-    size_t n1 = 0, n2 = 0, n3 = 0;
+    size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     if (argc >= 4 && strcmp(argv[1], "measure") == 0) {
         uint8_t *agent = read_all(argv[2], &n1);
         measure_args_t a = { agent, n1, atof(argv[3]), argc > 4 ? (uint32_t)atoi(argv[4]) : 0,
@@ -301,24 +316,27 @@ int main(int argc, char **argv)
         free(agent);
         return rc;
     }
-    if (argc != 5 || strcmp(argv[1], "test") != 0) {
-        fprintf(stderr, "usage: glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm\n"
+    if (argc != 6 || strcmp(argv[1], "test") != 0) {
+        fprintf(stderr, "usage: glue_test test AGENT.wasm PROBE.wasm PROBE_ABI2.wasm PROBE_UNRESOLVED.wasm\n"
                         "       glue_test measure AGENT.wasm HOURS [TRAP_EVERY [WASM_STACK_KIB [lazy]]]\n");
         return 2;
     }
     uint8_t *agent = read_all(argv[2], &n1);
     uint8_t *probe = read_all(argv[3], &n2);
     uint8_t *probe2 = read_all(argv[4], &n3);
+    uint8_t *probe3 = read_all(argv[5], &n4);
     test_day(agent, n1);
     test_traps(agent, n1);
     test_refused(agent, n1);
     test_bounds(probe, n2);
     test_trap_at_start(probe, n2);
     test_abi(probe2, n3);
+    test_unresolved(probe3, n4);
     CHECK(heap_meter_now() == 0, "wasm3 heap after every deinit: %zu bytes", heap_meter_now());
     free(agent);
     free(probe);
     free(probe2);
+    free(probe3);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

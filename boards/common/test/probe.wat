@@ -2,8 +2,8 @@
 ;; import with pointers and lengths outside its memory or its flash partition and
 ;; records each result at memory[4 * i], which agent_stat(i) returns. A board
 ;; configuration of exactly "trap" makes its first agent_start trap (not the one
-;; after the trap). glue_test.c checks the results; ABI_VERSION is replaced by
-;; the test script.
+;; after the trap). glue_test.c checks the results; the test script replaces
+;; ABI_VERSION, and EXTRA_IMPORT with nothing or with an import no board provides.
 (module
   (import "host" "log" (func $log (param i32 i32 i32)))
   (import "host" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
@@ -11,6 +11,7 @@
   (import "host" "flash_read" (func $flash_read (param i32 i32 i32) (result i32)))
   (import "host" "flash_program" (func $flash_program (param i32 i32 i32) (result i32)))
   (import "host" "http_request" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  EXTRA_IMPORT
   (memory (export "memory") 1)
   (data (i32.const 100) "k1")
   (data (i32.const 110) "a/b")

@@ -5,7 +5,10 @@
  *
  * The module (build/trackagent.wasm) is embedded in the app image and parsed in
  * place. The board configuration comes from menuconfig (Kconfig.projbuild):
- * allow-list, firmware version, development mode.
+ * allow-list, firmware version, development mode, Wi-Fi.
+ *
+ * Memory: after Wi-Fi is up the free heap is held against what the agent is measured to
+ * need (boards/esp32/README.md, "Memory and stack"): one line says whether it fits.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,12 +22,24 @@
 #include "esp_system.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "esp_heap_caps.h"
 #include "nvs_flash.h"
-#include "protocol_examples_common.h"
 #include "sdkconfig.h"
 #include "test_console.h"
+#include "wifi_manager.h"
 
 static const char *TAG = "agent";
+
+/* Measured (boards/riscv: the same wasm3 and module on a 32-bit RISC-V core): wasm3's heap
+ * peak with lazy / eager compile, in bytes asked for, plus 12 bytes of allocator overhead
+ * for each of its 334 / 410 blocks. */
+#define WASM3_HEAP_LAZY_BYTES (211516u + 334u * 12u)
+#define WASM3_HEAP_EAGER_BYTES (242944u + 410u * 12u)
+/* Besides wasm3: the HTTP worker's stack and the two 4 KiB answer buffers, and mbedTLS
+ * during a handshake (dynamic buffers; about 40 KB, to be read off the rig's
+ * minFreeHeapBytes). */
+#define OTHER_NEED_BYTES (8192u + 2u * 4096u + 40960u)
+#define WIFI_WAIT_MS 30000u
 
 /* A bool Kconfig option that is off is not defined at all. */
 #if CONFIG_TRACKAGENT_DEV_MODE
@@ -130,9 +145,26 @@ void app_main(void)
     };
     ESP_ERROR_CHECK(esp_pm_configure(&pm));
 #endif
-    /* Wi-Fi station (menuconfig: Example Connection Configuration). The agent
+    /* Wi-Fi station (menuconfig: trackagent > Wi-Fi), reconnecting for ever. The agent
      * copes with the network being down: requests fail and it backs off. */
-    if (example_connect() != ESP_OK) ESP_LOGW(TAG, "network not up yet; the agent will retry");
+    err = wifi_manager_start();
+    if (err != ESP_OK) ESP_LOGE(TAG, "Wi-Fi: %s; the agent runs offline", esp_err_to_name(err));
+    else if (!wifi_manager_wait_connected(WIFI_WAIT_MS)) ESP_LOGW(TAG, "network not up yet; the agent will retry");
+
+    /* The agent task's stack comes from the same heap as wasm3. */
+    size_t need = CONFIG_TRACKAGENT_TASK_STACK + OTHER_NEED_BYTES +
+#if CONFIG_TRACKAGENT_LAZY_COMPILE
+                  WASM3_HEAP_LAZY_BYTES;
+#else
+                  WASM3_HEAP_EAGER_BYTES;
+#endif
+    size_t free_now = esp_get_free_heap_size();
+    if (free_now < need)
+        ESP_LOGE(TAG, "memory: %u bytes free, the agent needs about %u: this board needs PSRAM (README, Memory)",
+                 (unsigned)free_now, (unsigned)need);
+    else
+        ESP_LOGI(TAG, "memory: %u bytes free (%u internal), the agent needs about %u", (unsigned)free_now,
+                 (unsigned)heap_caps_get_free_size(MALLOC_CAP_INTERNAL), (unsigned)need);
 
     err = esp32_platform_init(&plat, DEV_MODE);
     if (err != ESP_OK) {

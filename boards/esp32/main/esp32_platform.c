@@ -13,29 +13,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esp_crt_bundle.h"
-#include "esp_http_client.h"
+#include "esp32_http.h"
+#include "esp_idf_version.h"
 #include "esp_log.h"
 #include "esp_partition.h"
+#include "esp_pm.h"
 #include "esp_random.h"
 #include "esp_sleep.h"
 #include "esp_timer.h"
-#include "esp_tls.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "http_answer.h"
 #include "nvs.h"
 #include "sdkconfig.h"
+#include "soc/soc_caps.h"
 #if CONFIG_TRACKAGENT_GNSS_NMEA_UART
 #include "driver/uart.h"
+#endif
+
+#if ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(5, 5, 0)
+#error "this port needs ESP-IDF v5.5 or later (main/idf_component.yml)"
 #endif
 
 static const char *TAG = "agent";
 
 #define SECTOR_SIZE 4096u
 #define PROGRAM_UNIT 4u
-#define PARTITION_SUBTYPE 0x40
-#define HEADER_LINE_MAX 300
+/* partitions.csv: the uplink log is a partition of a custom type (0x40-0xFE are the
+ * application's), subtype 0. */
+#define LOG_PARTITION_TYPE ((esp_partition_type_t)0x40)
+#define LOG_PARTITION_SUBTYPE ((esp_partition_subtype_t)0x00)
+#define LOG_PARTITION_LABEL "uplinklog"
+#define ANSWER_CAP_MAX 4096u   /* the module's rx_capacity() (assembly/agent.ts RX_CAPACITY) */
+#define TEST_CA_KEY "testCa"   /* test rigs: a CA (PEM) for the rig's TLS cloud, test_console.c */
+#define TEST_CA_MAX 4096u
 
 typedef struct esp32_board {
     nvs_handle_t nvs;
@@ -48,10 +59,12 @@ typedef struct esp32_board {
     /* HTTP: completed inside http_start, reported by the polls from http_ready_ms on */
     bool http_done;
     int64_t http_ready_ms;
+    char *test_ca_pem;          /* test runs: the rig's CA, or NULL (certificate bundle) */
     /* called by sleep_until, on the agent's task, while the module is idle */
     esp32_idle_hook_t idle_hook;
     void *idle_arg;
     /* GNSS */
+    esp_pm_lock_handle_t gnss_awake; /* no light sleep while a receiver is being read */
     bool gnss_active, gnss_ready;
     int64_t gnss_deadline_ms;
     plat_gnss_fix_t gnss_fix;
@@ -121,116 +134,29 @@ static plat_status_t flash_erase(void *ctx, uint32_t sector)
     return esp_partition_erase_range(b->log_part, (size_t)sector * SECTOR_SIZE, SECTOR_SIZE) == ESP_OK ? PLAT_OK : PLAT_IO;
 }
 
-/* ---- HTTP: esp_http_client ----------------------------------------------------- */
-
-static esp_err_t on_http_event(esp_http_client_event_t *evt)
-{
-    plat_http_answer_t *ans = (plat_http_answer_t *)evt->user_data;
-    if (evt->event_id == HTTP_EVENT_ON_HEADER && evt->header_key != NULL && evt->header_value != NULL)
-        http_answer_header(ans, evt->header_key, strlen(evt->header_key), evt->header_value, strlen(evt->header_value));
-    else if (evt->event_id == HTTP_EVENT_ON_DATA && evt->data_len > 0)
-        http_answer_body(ans, (const uint8_t *)evt->data, (size_t)evt->data_len);
-    return ESP_OK;
-}
-
-static int32_t transport_status(esp_http_client_handle_t c, esp_err_t err)
-{
-    int tls_code = 0, tls_flags = 0;
-    esp_err_t tls = esp_http_client_get_and_clear_last_tls_error(c, &tls_code, &tls_flags);
-    if (tls_flags != 0) return PLAT_HTTP_TLS; /* certificate verification failed */
-    if (tls == ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME || tls == ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST ||
-        tls == ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET)
-        return PLAT_HTTP_REFUSED;
-    if (tls == ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT) return PLAT_HTTP_TIMEOUT;
-    if (tls_code != 0) return PLAT_HTTP_TLS; /* an mbedTLS error during the handshake */
-    if (err == ESP_ERR_HTTP_CONNECT) return PLAT_HTTP_REFUSED;
-    if (err == ESP_ERR_HTTP_EAGAIN) return PLAT_HTTP_TIMEOUT;
-    return PLAT_HTTP_BROKEN;
-}
-
-/* Adds "Name: value\r\n" lines as headers. Never logged: they hold the key. */
-static bool set_headers(esp_http_client_handle_t c, const char *h, size_t len)
-{
-    char line[HEADER_LINE_MAX];
-    size_t i = 0;
-    bool ok = true;
-    while (ok && i < len) {
-        size_t j = i;
-        while (j < len && h[j] != '\r' && h[j] != '\n') j++;
-        size_t n = j - i;
-        if (n > 0) {
-            if (n >= sizeof line) { ok = false; break; }
-            memcpy(line, h + i, n);
-            line[n] = '\0';
-            char *colon = strchr(line, ':');
-            if (colon == NULL || colon == line) { ok = false; break; }
-            *colon = '\0';
-            char *value = colon + 1;
-            while (*value == ' ' || *value == '\t') value++;
-            ok = esp_http_client_set_header(c, line, value) == ESP_OK;
-        }
-        while (j < len && (h[j] == '\r' || h[j] == '\n')) j++;
-        i = j;
-    }
-    memset(line, 0, sizeof line);
-    return ok;
-}
+/* ---- HTTP: esp32_http.c (a worker task, the whole exchange bounded) -------------- */
 
 static int64_t now_ms(void *ctx);
 
 static plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_http_answer_t *ans)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
-    char *url = (char *)malloc(req->url_len + 1);
-    if (url == NULL) return PLAT_NO_MEMORY;
-    memcpy(url, req->url, req->url_len);
-    url[req->url_len] = '\0';
-    bool https = strncmp(url, "https://", 8) == 0;
-    if (!https && !(b->allow_http && strncmp(url, "http://", 7) == 0)) {
-        free(url);
-        return PLAT_INVALID;
-    }
+    bool https = req->url_len >= 8 && memcmp(req->url, "https://", 8) == 0;
+    bool http = req->url_len >= 7 && memcmp(req->url, "http://", 7) == 0;
+    if (!https && !(b->allow_http && http)) return PLAT_INVALID;
 
-    /* Virtual time: a cloud that hangs costs at most the cap in real time; the
-     * module still sees its whole timeout pass (below). */
+    /* Virtual time: a cloud that hangs costs at most the cap in real time; the module
+     * still sees its whole timeout pass (below). */
     uint32_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
     uint32_t wait = timeout;
     if (b->virtual_time && b->http_wait_cap_ms > 0 && wait > b->http_wait_cap_ms) wait = b->http_wait_cap_ms;
-
-    esp_http_client_config_t cfg = {
-        .url = url,
-        .method = req->method == PLAT_HTTP_POST ? HTTP_METHOD_POST : HTTP_METHOD_GET,
-        .timeout_ms = (int)wait,
-        .disable_auto_redirect = true, /* a 3xx is the module's answer, not a hop */
-        .event_handler = on_http_event,
-        .user_data = ans,
-        .crt_bundle_attach = https ? esp_crt_bundle_attach : NULL,
-        .keep_alive_enable = false,
-    };
-    esp_http_client_handle_t c = esp_http_client_init(&cfg);
-    free(url);
-    if (c == NULL) return PLAT_NO_MEMORY;
-    if (!set_headers(c, req->headers, req->headers_len)) {
-        esp_http_client_cleanup(c);
-        return PLAT_INVALID;
-    }
-    if (req->method == PLAT_HTTP_POST) {
-        /* The body lives in the module's memory, unchanged while this call runs. */
-        esp_http_client_set_post_field(c, (const char *)req->body, (int)req->body_len);
-    }
-    int64_t t0 = esp_timer_get_time();
-    esp_err_t err = esp_http_client_perform(c);
-    if (err == ESP_OK) {
-        ans->status = esp_http_client_get_status_code(c);
-    } else {
-        http_answer_fail(ans, transport_status(c, err));
-    }
-    int64_t took_ms = (esp_timer_get_time() - t0) / 1000;
+    int64_t took_ms = 0;
+    plat_status_t st = esp32_http_exchange(req, b->test_ca_pem, wait, ans, &took_ms);
+    if (st != PLAT_OK) return st;
     ESP_LOGD(TAG, "http: %s -> %d (%lld ms)", req->method == PLAT_HTTP_POST ? "POST" : "GET",
              (int)ans->status, (long long)took_ms);
-    esp_http_client_cleanup(c);
-    /* Real time: the answer is there now. Virtual: it arrives when the virtual
-     * clock has run what the exchange took (its whole timeout if it timed out). */
+    /* Real time: the answer is there now. Virtual: it arrives when the virtual clock has
+     * run what the exchange took (its whole timeout if it timed out). */
     b->http_ready_ms = now_ms(b);
     if (b->virtual_time) b->http_ready_ms += ans->status == PLAT_HTTP_TIMEOUT ? (int64_t)timeout : took_ms;
     b->http_done = true;
@@ -375,6 +301,7 @@ static void gnss_pump(esp32_board_t *b)
 {
     uint8_t chunk[64];
     int n;
+    bool was_ready = b->gnss_ready;
     while (!b->gnss_ready && (n = uart_read_bytes(CONFIG_TRACKAGENT_GNSS_UART, chunk, sizeof chunk, 0)) > 0) {
         for (int i = 0; i < n && !b->gnss_ready; i++) {
             char c = (char)chunk[i];
@@ -395,11 +322,15 @@ static void gnss_pump(esp32_board_t *b)
         b->gnss_fix.status = PLAT_GNSS_TIMEOUT;
         b->gnss_ready = true;
     }
+    if (!was_ready && b->gnss_ready && b->gnss_awake != NULL) esp_pm_lock_release(b->gnss_awake);
 }
 
 static plat_status_t gnss_start(void *ctx, int32_t req_id, uint32_t timeout_ms)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
+    /* Automatic light sleep stops the UART: NMEA bytes would be lost. Held until the
+     * fix, the timeout or a cancel (gnss_pump, gnss_cancel). */
+    if (b->gnss_awake != NULL && esp_pm_lock_acquire(b->gnss_awake) != ESP_OK) return PLAT_IO;
     uart_flush_input(CONFIG_TRACKAGENT_GNSS_UART); /* only sentences from now on */
     memset(&b->gnss_fix, 0, sizeof b->gnss_fix);
     b->gnss_fix.req_id = req_id;
@@ -438,7 +369,9 @@ static plat_status_t gnss_poll(void *ctx, plat_gnss_fix_t *fix)
 static void gnss_cancel(void *ctx)
 {
     esp32_board_t *b = (esp32_board_t *)ctx;
+    bool holding = b->gnss_active && !b->gnss_ready; /* gnss_pump released it once ready */
     b->gnss_active = b->gnss_ready = false;
+    if (holding && b->gnss_awake != NULL) esp_pm_lock_release(b->gnss_awake);
 }
 
 /* ---- readings and log ------------------------------------------------------------ */
@@ -464,16 +397,29 @@ esp_err_t esp32_platform_init(platform_t *p, bool allow_http)
     b->allow_http = allow_http;
     esp_err_t err = nvs_open("trackagent", NVS_READWRITE, &b->nvs);
     if (err != ESP_OK) return err;
-    b->log_part = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, (esp_partition_subtype_t)PARTITION_SUBTYPE, "uplinklog");
+    b->log_part = esp_partition_find_first(LOG_PARTITION_TYPE, LOG_PARTITION_SUBTYPE, LOG_PARTITION_LABEL);
     if (b->log_part == NULL || b->log_part->size < 2 * SECTOR_SIZE) return ESP_ERR_NOT_FOUND;
+    err = esp32_http_init(ANSWER_CAP_MAX);
+    if (err != ESP_OK) return err;
 #if CONFIG_TRACKAGENT_GNSS_NMEA_UART
+#if CONFIG_PM_ENABLE
+    err = esp_pm_lock_create(ESP_PM_NO_LIGHT_SLEEP, 0, "gnss", &b->gnss_awake);
+    if (err != ESP_OK) return err;
+#endif
     const uart_config_t uc = {
         .baud_rate = CONFIG_TRACKAGENT_GNSS_BAUD,
         .data_bits = UART_DATA_8_BITS,
         .parity = UART_PARITY_DISABLE,
         .stop_bits = UART_STOP_BITS_1,
         .flow_ctrl = UART_HW_FLOWCTRL_DISABLE,
+        /* A clock that frequency scaling does not change (APB does): the baud rate holds. */
+#if SOC_UART_SUPPORT_XTAL_CLK
+        .source_clk = UART_SCLK_XTAL,
+#elif SOC_UART_SUPPORT_REF_TICK
+        .source_clk = UART_SCLK_REF_TICK,
+#else
         .source_clk = UART_SCLK_DEFAULT,
+#endif
     };
     err = uart_driver_install(CONFIG_TRACKAGENT_GNSS_UART, 1024, 0, 0, NULL, 0);
     if (err == ESP_OK) err = uart_param_config(CONFIG_TRACKAGENT_GNSS_UART, &uc);
@@ -515,6 +461,17 @@ esp_err_t esp32_platform_virtual_time(const platform_t *p, bool on, uint32_t htt
     b->virtual_time = on;
     b->virtual_ms = 0; /* a run is a power-on: the module's clock starts near 0 */
     b->http_wait_cap_ms = http_wait_cap_ms;
+    /* A test run verifies the rig's cloud with the CA the rig provisioned, if any. */
+    free(b->test_ca_pem);
+    b->test_ca_pem = NULL;
+    size_t len = 0;
+    if (on && nvs_get_blob(b->nvs, TEST_CA_KEY, NULL, &len) == ESP_OK && len > 0 && len < TEST_CA_MAX) {
+        b->test_ca_pem = (char *)malloc(len + 1);
+        if (b->test_ca_pem == NULL) return ESP_ERR_NO_MEM;
+        if (nvs_get_blob(b->nvs, TEST_CA_KEY, b->test_ca_pem, &len) != ESP_OK) len = 0;
+        b->test_ca_pem[len] = '\0';
+        ESP_LOGI(TAG, "test run: TLS verified with the rig's CA (%u bytes)", (unsigned)len);
+    }
     return ESP_OK;
 }
 

@@ -13,6 +13,11 @@
  * Two tasks: this one reads lines; the "agent" task runs the agent on `run`
  * (it needs the big stack). Only the agent task ever calls into the module: a
  * `summary` during a run is answered by it, from the platform's idle hook.
+ *
+ * READY names the build: the SHA-256 of the embedded module (the rig compares it with
+ * the build/trackagent.wasm it tests, and refuses a board flashed with another) and of
+ * the app's ELF. `cacert begin|add <base64>|end|clear` provisions the CA of the rig's
+ * TLS cloud (NVS key testCa), used by the runs instead of the certificate bundle.
  */
 #include "test_console.h"
 
@@ -28,6 +33,8 @@
 
 #include "driver/uart.h"
 #include "esp32_platform.h"
+#include "esp_app_desc.h"
+#include "mbedtls/sha256.h"
 #include "esp_log.h"
 #include "esp_pm.h"
 #include "esp_system.h"
@@ -47,6 +54,10 @@
 #define HOURS_MAX 8760.0      /* a year of virtual time */
 #define TRAP_EVERY_MAX 1000000u
 #define CONSOLE_STACK 6144    /* printf, NVS writes, partition erase */
+#define TEST_CA_KEY "testCa"  /* esp32_platform.c reads it at the start of a run */
+#define TEST_CA_MAX 4096
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----\n"
+#define PEM_END "-----END CERTIFICATE-----\n"
 
 static const char *TAG = "console";
 
@@ -65,6 +76,10 @@ typedef struct console {
     char                last[JSON_MAX];  /* the summary of the last run that ended */
     char                json[JSON_MAX];  /* agent task's scratch */
     char                line[CONSOLE_LINE_MAX + 1];
+    char                id[48];            /* build id, as READY prints it */
+    char                ca[TEST_CA_MAX];   /* a CA being provisioned (cacert begin .. end) */
+    size_t              ca_len;
+    bool                ca_open;
     size_t              line_len;
     bool                overlong, bad_byte;
 } console_t;
@@ -206,6 +221,8 @@ static void agent_task(void *arg)
 
 /* ---- commands ----------------------------------------------------------------------- */
 
+static esp_err_t print_ready(const console_t *c);
+
 static bool is_running(console_t *c)
 {
     xSemaphoreTake(c->lock, portMAX_DELAY);
@@ -290,6 +307,52 @@ static esp_err_t cmd_summary(console_t *c, int argc)
     return have ? ESP_OK : answer("error no run since boot");
 }
 
+static bool is_base64(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        char c = *s;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+            return false;
+    }
+    return true;
+}
+
+/* cacert begin | add <base64 line> | end | clear: the rig's CA, one PEM certificate. */
+static esp_err_t cmd_cacert(console_t *c, int argc, char **argv)
+{
+    if (argc < 2) return answer("error usage: cacert begin|add <base64>|end|clear");
+    if (is_running(c)) return answer("error a run is in progress");
+    if (strcmp(argv[1], "begin") == 0 && argc == 2) {
+        c->ca_len = (size_t)snprintf(c->ca, sizeof c->ca, "%s", PEM_BEGIN);
+        c->ca_open = true;
+        return answer("ok");
+    }
+    if (strcmp(argv[1], "add") == 0 && argc == 3) {
+        size_t n = strlen(argv[2]);
+        if (!c->ca_open) return answer("error cacert begin first");
+        if (!is_base64(argv[2])) return answer("error not base64");
+        if (c->ca_len + n + 1 + strlen(PEM_END) + 1 > sizeof c->ca) return answer("error certificate longer than %d bytes", TEST_CA_MAX);
+        memcpy(c->ca + c->ca_len, argv[2], n);
+        c->ca_len += n;
+        c->ca[c->ca_len++] = '\n';
+        return answer("ok");
+    }
+    if (strcmp(argv[1], "end") == 0 && argc == 2) {
+        if (!c->ca_open) return answer("error cacert begin first");
+        c->ca_len += (size_t)snprintf(c->ca + c->ca_len, sizeof c->ca - c->ca_len, "%s", PEM_END);
+        c->ca_open = false;
+        plat_status_t st = c->plat->kv_set(c->plat->ctx, TEST_CA_KEY, (const uint8_t *)c->ca, c->ca_len);
+        return st == PLAT_OK ? answer("ok") : answer("error NVS write failed (%d)", (int)st);
+    }
+    if (strcmp(argv[1], "clear") == 0 && argc == 2) {
+        c->ca_open = false;
+        /* An empty value reads as no CA (esp32_platform.c takes only a non-empty one). */
+        plat_status_t st = c->plat->kv_set(c->plat->ctx, TEST_CA_KEY, (const uint8_t *)"", 0);
+        return st == PLAT_OK ? answer("ok") : answer("error NVS write failed (%d)", (int)st);
+    }
+    return answer("error usage: cacert begin|add <base64>|end|clear");
+}
+
 /* Splits at spaces; at most `max` words (more are reported as max + 1). */
 static int split(char *line, char **argv, int max)
 {
@@ -319,8 +382,11 @@ static esp_err_t handle_line(console_t *c, char *line)
     if (strcmp(argv[0], "erase") == 0) return cmd_erase(c, argc);
     if (strcmp(argv[0], "run") == 0) return cmd_run(c, argc, argv);
     if (strcmp(argv[0], "summary") == 0) return cmd_summary(c, argc);
+    if (strcmp(argv[0], "cacert") == 0) return cmd_cacert(c, argc, argv);
+    /* The READY line again, for a rig that opened the port after the board booted. */
+    if (strcmp(argv[0], "ready") == 0 && argc == 1) return print_ready(c);
     /* The line is not repeated: it may hold a value. */
-    return answer("error unknown command (provision, erase, run, summary)");
+    return answer("error unknown command (provision, erase, cacert, run, summary, ready)");
 }
 
 /* One received byte. A line ends at CR or LF; empty lines are ignored. */
@@ -346,11 +412,30 @@ static esp_err_t feed(console_t *c, uint8_t ch)
     return ESP_OK;
 }
 
+/* "module=<16 hex> app=<16 hex>": the first 8 bytes of the embedded module's SHA-256 and
+ * of the app ELF's. */
+static void build_id(const console_t *c, char *out, size_t cap)
+{
+    uint8_t sum[32];
+    char app[17] = "";
+    if (mbedtls_sha256(c->base.wasm, c->base.wasm_len, sum, 0) != 0) memset(sum, 0, sizeof sum);
+    esp_app_get_elf_sha256(app, sizeof app);
+    int n = snprintf(out, cap, "module=");
+    for (int i = 0; i < 8 && n > 0 && (size_t)n + 2 < cap; i++) n += snprintf(out + n, cap - (size_t)n, "%02x", sum[i]);
+    if (n > 0 && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " app=%s", app);
+}
+
+static esp_err_t print_ready(const console_t *c)
+{
+    return answer("READY trackagent test console: %s idf=%s", c->id, esp_app_get_description()->idf_ver);
+}
+
 static void console_task(void *arg)
 {
     console_t *c = (console_t *)arg;
     uint8_t chunk[64];
-    (void)answer("READY trackagent test console: provision, erase, run, summary");
+    build_id(c, c->id, sizeof c->id);
+    (void)print_ready(c);
     for (;;) {
         /* Block for the first byte, then take whatever else has arrived. */
         int n = uart_read_bytes(CONSOLE_UART, chunk, 1, portMAX_DELAY);
