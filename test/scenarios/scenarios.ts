@@ -46,6 +46,9 @@ function expectDeliveredOnce(rig: Rig, recorded: number) {
   for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]);
 }
 
+/** Whether the hostile phase of a two-phase scenario is on (its fault hook reads it). */
+const HOSTILE = { on: false };
+
 export interface Scenario {
   name: string;
   faults?: () => FaultHook;
@@ -168,6 +171,42 @@ export const SCENARIOS: Scenario[] = [
       // Every uplink recorded (in any instance) is in the cloud: as many as the device counted.
       expect(ids.length).toBeGreaterThanOrEqual(s.uplinksRecorded);
       expect(Math.max(...ids)).toBe(s.lastUplinkId);
+    },
+  },
+  {
+    name: 'hostile cloud: every uplink 401 and every reset 200 for 6 h: within the request budget, then all delivered',
+    faults: () => (ctx) => (HOSTILE.on && (ctx.endpoint === 'uplink' || ctx.endpoint === 'backfill') ? { kind: 'status', status: 401 } : null),
+    async run(rig) {
+      HOSTILE.on = true;
+      const s = (await rig.dut.run({ hours: 6 }))!;
+      // Nothing was acknowledged, so every request counts: at most 60 an hour (contract).
+      expect(rig.endpoints().length).toBeLessThanOrEqual(6 * 60);
+      expect(rig.endpoints().filter((e) => e === 'reset').length).toBeGreaterThan(3); // it did try
+      expect(s.buffered).toBe(s.uplinksRecorded);
+      HOSTILE.on = false;
+      const t = (await rig.dut.run({ hours: 4 }))!;
+      expect(t.buffered).toBe(0);
+      expectDeliveredOnce(rig, s.uplinksRecorded + t.uplinksRecorded);
+    },
+  },
+  {
+    name: 'lying cloud: 2xx answers that acknowledge nothing keep the uplinks until a verified one',
+    faults: () => {
+      const bodies = ['{"accepted":1,"dupl', 'null', '<html>ok</html>', '{"id":7}', '{"accepted":0,"duplicates":0}', ''];
+      let n = 0;
+      return (ctx) => (HOSTILE.on && (ctx.endpoint === 'uplink' || ctx.endpoint === 'backfill')
+        ? { kind: 'body', status: n % 2 ? 200 : 201, body: bodies[n++ % bodies.length], afterHandling: true }
+        : null);
+    },
+    async run(rig) {
+      HOSTILE.on = true;
+      const s = (await rig.dut.run({ hours: 3 }))!;
+      expect(s.buffered).toBe(s.uplinksRecorded); // stored by the cloud, never acknowledged: kept
+      expect(rig.endpoints().length).toBeLessThanOrEqual(3 * 60);
+      HOSTILE.on = false;
+      const t = (await rig.dut.run({ hours: 3 }))!;
+      expect(t.buffered).toBe(0);
+      expectDeliveredOnce(rig, s.uplinksRecorded + t.uplinksRecorded);
     },
   },
 ];
