@@ -138,8 +138,11 @@ export function writableFile(command: string, flag: string, file: string, o: { m
   const dir = path.dirname(path.resolve(file));
   try {
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) fail(`${command}: --${flag} ${file} is a folder`, `give a file name, e.g. --${flag} ${path.join(file, 'out')}`);
+    // The nearest part of the path that exists must be a folder (a file there cannot hold one).
+    let up = dir;
+    while (!fs.existsSync(up) && path.dirname(up) !== up) up = path.dirname(up);
+    if (!fs.statSync(up).isDirectory()) fail(`${command}: --${flag} ${file}: ${up} is not a folder`, 'give a file in a folder');
     if (o.makeDir) fs.mkdirSync(dir, { recursive: true });
-    if (!fs.statSync(dir).isDirectory()) fail(`${command}: --${flag} ${file}: ${path.dirname(file)} is not a folder`, 'give a file in an existing folder');
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
     if (e instanceof UsageError) throw e;

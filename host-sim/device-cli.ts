@@ -121,6 +121,12 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   const flashFile = f.flash;
   if (flashFile) {
     writableFile('device', 'flash', flashFile); // before anything: the image and FILE.kv go beside it
+    // FILE.kv holds the device's keys: what this command creates is readable by this user only
+    // (the store replaces its file on every set, so the mask, not a chmod, keeps it so).
+    process.umask(0o077);
+    try {
+      if (fs.existsSync(`${flashFile}.kv`)) fs.chmodSync(`${flashFile}.kv`, 0o600);
+    } catch { /* not ours to change: the store still works */ }
     try {
       kv = new FileKv(`${flashFile}.kv`);
     } catch (e) {

@@ -6,6 +6,7 @@ import { FakeCloud, type FakeCloudOptions } from '../cloud/fake-cloud.ts';
 import { startCloudServer, type CloudServer } from '../cloud/server.ts';
 import { loadCloud, saveCloud } from '../cloud/persist.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
+import type { StoredUplink } from '../cloud/types.ts';
 import { Scheduler } from '../scheduler.ts';
 import type { DeviceHost } from '../device-host.ts';
 import { MemoryKv, provision } from '../hal/kv.ts';
@@ -201,6 +202,7 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
     const archive: Archive = {};
     const deleted = new Set<string>();
     const operatorActs: OperatorAct[] = [];
+    const archivedUplinks: Record<string, StoredUplink[]> = {};
     const byIndex = new Map(boards.map((b) => [b.index, b]));
     const stops = [...new Set(events.map((e) => e.at).filter((t) => t < o.durationMs)), o.durationMs].sort((a, b) => a - b);
     let stoppedAtMs: number | undefined;
@@ -218,7 +220,9 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         if (e.kind === 'revoke') done = await revokeDeviceKey(op, tenant, id);
         else if (e.kind === 'disable' || e.kind === 'enable') done = await setEnabled(op, tenant, id, e.kind === 'enable');
         else if (e.kind === 'delete') {
+          const copy = cloud.uplinksOf(id); // what the cloud had, for the report's view of this device
           const kept = await deleteDevice(op, tenant, id);
+          if (kept) archivedUplinks[id] = copy;
           if (kept) { archive[id] = kept; deleted.add(id); done = true; }
         }
         if (done) {
@@ -232,7 +236,7 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
 
     const summary = summarizeShard({
       cloud, boards, archive, deleted, durationMs: endMs, utcStart, faults: plan.counts, faultsByDevice: plan.byDevice,
-      operatorActs, series, trackDevices: 20, stoppedAtMs,
+      operatorActs, archivedUplinks, series, trackDevices: 20, stoppedAtMs,
     });
     const stateFile = o.stateDir ? saveCloud(cloud, o.stateDir) : undefined;
     return { summary, cloud, url, boards, events, archive, stateFile, stateLoaded, stoppedAtMs };

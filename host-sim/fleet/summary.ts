@@ -155,6 +155,8 @@ export function summarizeShard(o: {
   faults: FaultCounts;
   faultsByDevice?: Record<string, FaultCounts>;
   operatorActs?: OperatorAct[];
+  /** Uplinks of devices the operator deleted, as the cloud had them just before. */
+  archivedUplinks?: Record<string, StoredUplink[]>;
   series: Series;
   trackDevices: number;
   stoppedAtMs?: number;
@@ -232,7 +234,8 @@ export function summarizeShard(o: {
   o.boards.forEach((b, k) => {
     const h = b.host;
     const stat = (w: number) => Math.max(0, h.stat(w));
-    const stored = storedUplinks(cloud, b.deviceId);
+    const kept = o.archivedUplinks?.[b.deviceId];
+    const stored = kept ? [...kept, ...storedUplinks(cloud, b.deviceId)].sort((x, y) => x.id - y.id) : storedUplinks(cloud, b.deviceId);
     const ids = new Set<number>(o.archive[b.deviceId] ?? []);
     let duplicatesStored = 0;
     for (let i = 0; i < stored.length; i++) {
@@ -407,7 +410,8 @@ export function explainDevice(d: DeviceOutcome): string {
     const top = failed.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([st, c]) => `${st === '0' ? 'no answer' : st} x${c}`);
     out.push(`${Math.round((100 * failedCount) / total)} % of ${total} requests failed (${top.join(', ')})`);
   }
-  if (d.buffered > 0) out.push(`${d.buffered} still buffered at the end${d.lastDeliveredMs === null ? ', nothing delivered' : `, last delivery at ${hhmm(d.lastDeliveredMs)}`}`);
+  const last = d.lastDeliveredMs !== null ? `, last delivery at ${hhmm(d.lastDeliveredMs)}` : d.delivered === 0 ? ', nothing delivered' : '';
+  if (d.buffered > 0) out.push(`${d.buffered} still buffered at the end${last}`);
   if (d.peakBuffered > d.buffered && d.peakBuffered > 1) out.push(`peak ${d.peakBuffered} buffered at ${hhmm(d.peakAtMs)}`);
   if (d.warnings + d.errors > 0) out.push(`${d.warnings} warning(s), ${d.errors} error(s) in its log`);
   return out.length > 0 ? out.join('; ') : 'nothing to report: every uplink delivered as recorded';
