@@ -333,7 +333,8 @@ function thin<T>(a: T[], max: number): T[] {
 export function mergeSummaries(parts: ShardSummary[]): ShardSummary {
   if (parts.length === 1) return parts[0];
   // Shards stopped early (Ctrl-C) may have reached different times: the longest one sets the axes.
-  const longest = parts.reduce((a, p) => (p.series.t.length > a.series.t.length ? p : a), parts[0]);
+  const end = (p: ShardSummary) => p.series.t[p.series.t.length - 1] ?? 0;
+  const longest = parts.reduce((a, p) => (end(p) > end(a) ? p : a), parts[0]);
   const minutes = Math.max(...parts.map((p) => p.perMinute['2xx'].length));
   const zeros = (n: number) => new Array<number>(n).fill(0);
   const n = longest.series.t.length;
