@@ -9,6 +9,7 @@ import path from 'node:path';
 import { FakeCloud } from '../host-sim/cloud/fake-cloud.ts';
 import { startCloudServer, type CloudServer } from '../host-sim/cloud/server.ts';
 import { Progress } from '../host-sim/fleet/progress.ts';
+import { internalError } from '../host-sim/cli.ts';
 import { NVS_KEYS, NVS_NAMESPACE } from '../host-sim/nvs-csv.ts';
 import { makeSecret } from './helpers/harness.ts';
 import { recordLogLine, recordSecret } from './helpers/secrets-log.ts';
@@ -446,6 +447,22 @@ describe('trackagent-sim cloud', () => {
     const taken = await startCloudServer(new FakeCloud());
     server = taken;
     expectOneLineError(await run(['cloud', '--port', new URL(taken.url).port]), /port \d+ on 127\.0\.0\.1 is in use: pick another --port/);
+  });
+});
+
+describe('a failure nobody foresaw', () => {
+  it('is one line that says how to get more, and the stack only when asked for', () => {
+    const e = new Error('boom\nsecond line');
+    const before = process.env.TRACKAGENT_DEBUG;
+    try {
+      delete process.env.TRACKAGENT_DEBUG;
+      expect(internalError(e)).toBe('trackagent-sim: internal error: boom: please report it (TRACKAGENT_DEBUG=1 shows where)\n');
+      process.env.TRACKAGENT_DEBUG = '1';
+      expect(internalError(e)).toContain(e.stack!);
+    } finally {
+      if (before === undefined) delete process.env.TRACKAGENT_DEBUG;
+      else process.env.TRACKAGENT_DEBUG = before;
+    }
   });
 });
 
