@@ -21,7 +21,7 @@
   };
   const fmt = (n) => Number(n).toLocaleString('en-US');
   const hhmm = (h) => {
-    const m = Math.floor(h * 60);
+    const m = Math.floor(h * 60 + 1e-6); // hours come rounded to 4 decimals: 8.3333 h is 08:20
     return String(Math.floor(m / 60)).padStart(2, '0') + ':' + String(m % 60).padStart(2, '0');
   };
   const hours = data.x;
