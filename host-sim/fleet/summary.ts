@@ -236,11 +236,21 @@ export function summarizeShard(o: {
     const stat = (w: number) => Math.max(0, h.stat(w));
     const kept = o.archivedUplinks?.[b.deviceId];
     const stored = kept ? [...kept, ...storedUplinks(cloud, b.deviceId)].sort((x, y) => x.id - y.id) : storedUplinks(cloud, b.deviceId);
+    // Uplinks are named by (epoch, id) where the cloud keeps epochs: a duplicate is the same
+    // pair twice, and the ids checked for losses are those of the device's current epoch (the
+    // one of its latest uplink); without epochs, all ids are one sequence.
+    const epochOf = (u: StoredUplink) => (u as { epoch?: unknown }).epoch;
+    let latest: StoredUplink | undefined;
+    for (const u of stored) if (!latest || u.receivedAt > latest.receivedAt) latest = u;
+    const current = latest === undefined ? undefined : epochOf(latest);
     const ids = new Set<number>(o.archive[b.deviceId] ?? []);
+    const names = new Set<string>();
     let duplicatesStored = 0;
-    for (let i = 0; i < stored.length; i++) {
-      if (i > 0 && stored[i].id === stored[i - 1].id) duplicatesStored++;
-      ids.add(stored[i].id);
+    for (const u of stored) {
+      const name = `${String(epochOf(u))}:${u.id}`;
+      if (names.has(name)) duplicatesStored++;
+      names.add(name);
+      if (epochOf(u) === current) ids.add(u.id);
     }
     const lastId = stat(STAT.lastId);
     const buffered = stat(STAT.buffered);
