@@ -5,18 +5,19 @@ import fs from 'node:fs';
 import { STAT, type DeviceHost } from './device-host.ts';
 import { Scheduler } from './scheduler.ts';
 import { FileKv, MemoryKv, provision, type KvStore } from './hal/kv.ts';
-import { SocketTransport } from './hal/http.ts';
+import { NET_BROKEN, NET_REFUSED, NET_TIMEOUT, NET_TLS, SocketTransport, type HttpRequest, type HttpResult, type HttpTransport } from './hal/http.ts';
 import { Rng } from './hal/random.ts';
 import { DEFAULT_WASM, DEVICE_FLASH, deviceSeed, loadModule, makeBoard, makeFlash, type SimFlash } from './fleet/board.ts';
 import { routeFor } from './fleet/motion.ts';
 import { hhmm } from './fleet/summary.ts';
-import { PROG, fail, parse, positiveNumber } from './cli-util.ts';
+import { PROG, fail, parse, positiveNumber, why, writableFile } from './cli-util.ts';
 
 export const DEVICE_HELP = `Usage: ${PROG} device [flags]
 
 Runs one simulated tracker (the release module, build/trackagent.wasm) against a cloud, real
 or fake, for a virtual duration (a day takes seconds) or in wall-clock time (--realtime).
-It exits 0 when the duration ends, whatever the cloud did; non-zero only for bad flags or a
+It exits 0 when the duration ends and the cloud answered (whatever it answered); 1 when the
+cloud never answered at all (wrong address or port, nothing listening); 2 for bad flags or a
 broken store.
 
 Identity (provisions an empty store; all five are needed unless --flash FILE holds one):
@@ -38,13 +39,57 @@ Run:
   -h, --help            this help
 
 The module's log goes to stderr, stamped with the device's virtual time.
+
+Virtual time against a cloud on the wall clock (a real one, or '${PROG} cloud') stamps
+uplinks ahead of the cloud's own time: hours of uplinks are recorded in seconds. The run
+says so when the gap passes 5 minutes; --realtime keeps device and cloud in step.
 Example, against a fake cloud started with '${PROG} cloud --provision trk-1':
   ${PROG} device --environment http://127.0.0.1:8080 --dev --tenant demo --device trk-1 \\
-    --api-key ak_... --reset-secret rs_... --hours 6
+    --api-key ak_... --reset-secret rs_... --realtime --hours 0.1
 `;
 
 const IDENTITY_FLAGS = ['environment', 'tenant', 'device', 'api-key', 'reset-secret'] as const;
 const LEVELS = ['error', 'warn', 'info', 'debug'];
+/** Device clock ahead of the cloud's Date header by more than this: said, once. */
+const CLOCK_AHEAD_NOTICE_MS = 5 * 60_000;
+const NET_NAMES: Record<number, string> = { [NET_TIMEOUT]: 'timed out', [NET_REFUSED]: 'connection refused or host not found', [NET_BROKEN]: 'connection broken', [NET_TLS]: 'TLS failed' };
+
+/**
+ * The board's transport, watched: how many requests got an HTTP answer and how the others
+ * failed, and how far the simulation's clock ran ahead of the cloud's Date header.
+ */
+class WatchedTransport implements HttpTransport {
+  answers = 0;
+  readonly failures: Record<string, number> = {};
+  aheadMs = 0;
+  constructor(private readonly inner: HttpTransport, private readonly simUtc: () => number, private readonly onAhead: (ms: number) => void) {}
+  get connectionsOpened() { return this.inner.connectionsOpened; }
+  async request(req: HttpRequest): Promise<HttpResult> {
+    const r = await this.inner.request(req);
+    if (r.status > 0) {
+      this.answers++;
+      const date = Date.parse(r.headers['date'] ?? '');
+      if (Number.isFinite(date)) {
+        const ahead = this.simUtc() - date;
+        if (ahead > this.aheadMs) {
+          if (ahead > CLOCK_AHEAD_NOTICE_MS && this.aheadMs <= CLOCK_AHEAD_NOTICE_MS) this.onAhead(ahead);
+          this.aheadMs = ahead;
+        }
+      }
+    } else {
+      const name = NET_NAMES[r.status] ?? `transport error ${r.status}`;
+      this.failures[name] = (this.failures[name] ?? 0) + 1;
+    }
+    return r;
+  }
+  close() { this.inner.close(); }
+}
+
+/** A duration as hours and minutes, for messages. */
+function span(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}
 
 export async function runDeviceCommand(argv: string[]): Promise<number> {
   const f = parse('device', argv, {
@@ -76,6 +121,13 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   let damagedEntries = 0;
   const flashFile = f.flash;
   if (flashFile) {
+    writableFile('device', 'flash', flashFile); // before anything: the image and FILE.kv go beside it
+    // FILE.kv holds the device's keys: what this command creates is readable by this user only
+    // (the store replaces its file on every set, so the mask, not a chmod, keeps it so).
+    process.umask(0o077);
+    try {
+      if (fs.existsSync(`${flashFile}.kv`)) fs.chmodSync(`${flashFile}.kv`, 0o600);
+    } catch { /* not ours to change: the store still works */ }
     try {
       const fileKv = new FileKv(`${flashFile}.kv`);
       kv = fileKv;
@@ -135,11 +187,17 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   }
 
   // ---- run ----
+  let saveError = '';
   const saveFlash = () => {
     if (!flashFile) return;
-    const tmp = `${flashFile}.tmp`;
-    fs.writeFileSync(tmp, flash.image);
-    fs.renameSync(tmp, flashFile);
+    try {
+      const tmp = `${flashFile}.tmp`;
+      fs.writeFileSync(tmp, flash.image);
+      fs.renameSync(tmp, flashFile);
+    } catch (e) {
+      if (!saveError) process.stderr.write(`${PROG}: device: cannot save the flash image ${flashFile} (${why(e)}): the uplinks buffered since the last save are in this run only\n`);
+      saveError = why(e);
+    }
   };
   const onSignal = (sig: NodeJS.Signals) => {
     saveFlash();
@@ -155,7 +213,10 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
   let lastError = '';
   let bootLines: string[] | null = [];
   const seed = deviceSeed(hash(deviceId), 0, 7);
-  const http = new SocketTransport();
+  const http = new WatchedTransport(new SocketTransport(), () => sched.utcNow(), (ahead) => {
+    if (f.realtime) return;
+    process.stderr.write(`${PROG}: notice: the cloud's clock (its Date header) runs on the wall clock, this device on virtual time: its uplinks are stamped ${span(ahead)} ahead of the cloud's time, more as the run goes; --realtime keeps them in step\n`);
+  });
   const host: DeviceHost = makeBoard({
     module,
     kv,
@@ -217,6 +278,9 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
     traps: s(STAT.traps),
     requests: s(STAT.requests),
     connectionsOpened: http.connectionsOpened,
+    httpAnswers: http.answers,
+    transportFailures: http.failures,
+    cloudClockAheadS: Math.max(0, Math.round(http.aheadMs / 1000)),
     state: s(STAT.state),
     utcKnown: s(STAT.utcKnown) === 1,
     backoffAttempt: s(STAT.backoffAttempt),
@@ -233,9 +297,18 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
       `device ${deviceId} (tenant ${summary.tenantId}, identity from the ${identitySource}): ${hours} h ${summary.realtime ? 'wall-clock' : 'virtual'} in ${summary.wallSeconds.toFixed(1)} s`,
       `  uplinks recorded ${summary.uplinksRecorded}, acknowledged ${summary.uplinksAcked}, buffered ${summary.buffered}, dropped ${summary.dropped}, last id ${summary.lastUplinkId}`,
       `  requests ${summary.requests}, connections ${summary.connectionsOpened}, key resets ${summary.resets}, boots ${summary.boots}, traps ${summary.traps}`,
+      `  HTTP answers ${summary.httpAnswers}${Object.keys(http.failures).length ? `, no answer: ${Object.entries(http.failures).map(([k, n]) => `${k} x${n}`).join(', ')}` : ''}`,
+      summary.cloudClockAheadS * 1000 > CLOCK_AHEAD_NOTICE_MS ? `  clock: uplinks stamped up to ${span(summary.cloudClockAheadS * 1000)} ahead of the cloud's clock (virtual time against a wall-clock cloud; --realtime keeps them in step)` : '',
       flashFile ? `  flash image ${flashFile}, store ${flashFile}.kv` : '',
     ].filter(Boolean).join('\n') + '\n');
   }
+  if (summary.requests > 0 && http.answers === 0) {
+    const env = stored('environment') ?? f.environment;
+    const how = Object.entries(http.failures).map(([k, n]) => `${k} x${n}`).join(', ') || 'no answer';
+    process.stderr.write(`${PROG}: device: the cloud at ${env} never answered (${how}): check --environment (host and port) and that the cloud is running\n`);
+    return 1;
+  }
+  if (saveError) return 1;
   return 0;
 }
 

@@ -17,7 +17,7 @@ describe('budgets (test/budgets.json)', () => {
     check('pagesAtStart', m.pagesAtStart);
     check('pagesAfterSteps', m.pagesAfter);
     expect(m.uplinks).toBeGreaterThan(100_000); // the steps did real work
-  }, 180_000);
+  });
 
   it('requests, body bytes and connections per 1,000 backfilled uplinks; a 24 h outage drains in ceil(n/batch) requests', async () => {
     const b = await backfillFigures(24, 60, 100);
@@ -41,7 +41,7 @@ describe('budgets (test/budgets.json)', () => {
     check('wasm3HeapPeakBytes32', w.sim.heap32PeakBytes);
     expect(w.board.memcheck.definitelyLostBytes).toBe(0);
     expect(w.board.memcheck.errors).toBe(0);
-  }, 300_000);
+  });
 
   it('a figure over its budget is reported with its name, budget and value', () => {
     expect(overBudget('moduleBytes', 50_000, { moduleBytes: { max: 49_152, unit: 'bytes', why: 'x' } }))

@@ -10,8 +10,6 @@ import { MemoryKv, provision } from '../host-sim/hal/kv.ts';
 import { decodeCred, decodeState } from '../host-sim/device-records.ts';
 
 const N = Number(process.env.FUZZ_N ?? 100_000);
-// About 40 s each on an idle core; generous, since vitest runs another file beside it.
-const FUZZ_TIMEOUT_MS = 300_000;
 const enc = new TextEncoder();
 
 const NAMES = ['uplinkIntervalS', 'movingIntervalS', 'heartbeatS', 'backfillBatchSize', 'gnssTimeoutS'] as const;
@@ -296,7 +294,7 @@ describe(`property: ${N} bodies per response kind through the release module`, (
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(applied).toBeGreaterThan(N / 40);
     expect(rejected).toBeGreaterThan(N / 20);
-  }, FUZZ_TIMEOUT_MS);
+  });
 
   it('reset answers: no trap, credentials stored exactly when the answer is ours and allowed', async () => {
     const rng = new Rng(0xbeef);
@@ -331,7 +329,7 @@ describe(`property: ${N} bodies per response kind through the release module`, (
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(stored).toBeGreaterThan(N / 20);
     expect(refused).toBeGreaterThan(N / 20);
-  }, FUZZ_TIMEOUT_MS);
+  });
 
   it('uplink and backfill answers of any status and body: no trap, acknowledged exactly on success', async () => {
     const rng = new Rng(0xfeed);
@@ -370,5 +368,5 @@ describe(`property: ${N} bodies per response kind through the release module`, (
     expect(traps.n, traps.first).toBe(0);
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(acked).toBeGreaterThan(N / 50); // the verified answers are exercised too
-  }, FUZZ_TIMEOUT_MS);
+  });
 });

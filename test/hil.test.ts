@@ -11,7 +11,7 @@ for (const dut of availableDuts()) {
       const cannot = Object.keys(dut.cannot ?? {}).some((prefix) => sc.name.startsWith(prefix));
       it.skipIf(dut.skip !== undefined || cannot)(sc.name, async () => {
         await withRig(dut.make(), sc.faults?.() ?? null, sc.run);
-      }, dut.timeoutMs);
+      });
     }
   });
 }

@@ -33,7 +33,7 @@ beforeAll(async () => {
   const { error } = await asc.main([HARNESS_SRC, '--config', HARNESS_CONFIG], { stdout: sink, stderr: sink });
   if (error) throw new Error(`building ${HARNESS_SRC} failed: ${error.message}\n${output}`);
   wasmModule = new WebAssembly.Module(fs.readFileSync(HARNESS_WASM));
-}, 120_000);
+});
 
 interface Exports {
   memory: WebAssembly.Memory;

@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { runFleet, type FleetResult } from '../host-sim/fleet/fleet.ts';
 import { UTC_START } from '../host-sim/fleet/shard.ts';
-import { totals } from '../host-sim/fleet/summary.ts';
+import { explainDevice, totals, worstDevices } from '../host-sim/fleet/summary.ts';
 import { parseFaults, PROFILES } from '../host-sim/fleet/profiles.ts';
 import { parseGpx } from '../host-sim/fleet/motion.ts';
 import { makeSecret } from './helpers/harness.ts';
@@ -237,5 +237,81 @@ describe('fleet runner', () => {
     expect(() => parseFaults('drop:2')).toThrow(/between 0 and 1/);
     expect(() => parseFaults('drop:0.6+5xx:0.6')).toThrow(/more than 1/);
     expect(() => parseFaults('flaky:3')).toThrow(/takes no value/);
+  });
+});
+
+describe('fleet runner: what it tells per device', () => {
+  it('hostile: per-device requests, faults, log and delivery agree with the cloud\'s own records', async () => {
+    const r = await fleet({ faults: 'hostile', devices: 10 });
+    const s = r.summary;
+    const cloud = r.cloud!;
+    // Requests by status, per device, as the cloud logged them.
+    for (const d of s.devices) {
+      const mine: Record<string, number> = {};
+      for (const q of cloud.requests) if (q.deviceId === d.deviceId && DEVICE_ENDPOINTS.has(q.endpoint)) mine[q.status] = (mine[q.status] ?? 0) + 1;
+      expect(d.requestsByStatus, d.deviceId).toEqual(mine);
+    }
+    // Faults per device add up to the fleet's counts, kind by kind (operator actions included).
+    const sum: Record<string, number> = {};
+    for (const d of s.devices) for (const [k, n] of Object.entries(d.faults)) sum[k] = (sum[k] ?? 0) + n;
+    expect(sum).toEqual(s.faults);
+    // Every warning and error is counted by kind; the first lines are kept verbatim, in order.
+    for (const d of s.devices) {
+      expect(Object.values(d.logKinds).reduce((a, b) => a + b, 0)).toBe(d.warnings + d.errors);
+      expect(d.logLines.length).toBe(Math.min(30, d.warnings + d.errors));
+      expect(d.logLines.every((l, i) => i === 0 || l.t >= d.logLines[i - 1].t)).toBe(true);
+    }
+    expect(totals(s).warnings).toBeGreaterThan(100);
+    // Live deliveries are exactly the single-uplink requests that stored a new uplink; the rest came by backfill.
+    const live = s.series.live!.reduce((a, b) => a + b, 0);
+    const backfill = s.series.backfill!.reduce((a, b) => a + b, 0);
+    const storedLive = cloud.requests.filter((q) => q.endpoint === 'uplink' && (q.status === 201 || q.handledStatus === 201)).length;
+    expect(live).toBe(storedLive);
+    expect(backfill).toBeGreaterThan(0);
+    expect(live + backfill).toBe(totals(s).delivered);
+    // Per device, the series add up to the fleet's, sample by sample.
+    const n = s.series.t.length;
+    for (let i = 0; i < n; i++) {
+      expect(s.devices.reduce((a, d) => a + s.detail[d.deviceId].buffered[i], 0)).toBe(s.series.total[i]);
+      expect(s.devices.reduce((a, d) => a + s.detail[d.deviceId].live[i] + s.detail[d.deviceId].backfill[i], 0)).toBe(s.series.live![i] + s.series.backfill![i]);
+    }
+    // The deleted device: still drawn from what the cloud had before deleting it, and explained.
+    const gone = s.devices.find((d) => d.deleted)!;
+    const deletedAt = gone.operator.find((a) => a.kind === 'delete')!.t;
+    expect(s.detail[gone.deviceId].track.length).toBeGreaterThan(10);
+    expect(gone.lastDeliveredMs).toBeLessThanOrEqual(deletedAt);
+    expect(explainDevice(gone)).toMatch(new RegExp(`deleted by the operator at \\d\\d:\\d\\d.*${gone.buffered} still buffered at the end`));
+    expect(worstDevices(s, 1)[0].deviceId).toBe(gone.deviceId); // the most still buffered
+  });
+
+  it('outage: nothing is delivered inside the window, and what was held comes by backfill after it', async () => {
+    const r = await fleet({ faults: 'outage' });
+    const s = r.summary;
+    const w = r.info.outage!;
+    const inside = (i: number) => s.series.t[i] > w.start + 10 * 60_000 && s.series.t[i] <= w.end;
+    const after = (i: number) => s.series.t[i] > w.end && s.series.t[i] <= w.end + 2 * HOUR;
+    const sum = (a: number[], f: (i: number) => boolean) => a.reduce((x, v, i) => x + (f(i) ? v : 0), 0);
+    expect(sum(s.series.live!, inside) + sum(s.series.backfill!, inside)).toBe(0);
+    expect(sum(s.series.backfill!, after)).toBeGreaterThan(8 * 30);
+    expect(sum(s.series.live!, (i) => s.series.t[i] <= w.start)).toBeGreaterThan(0);
+  });
+
+  it('stops early when asked, in one thread or across workers, summarised up to where it got', async () => {
+    for (const workers of [1, 2]) {
+      const stop = new AbortController();
+      const r = await runFleet({
+        devices: 6, hours: 24 * 365, seed: 5, transport: 'memory', faults: 'flaky', workers, stop: stop.signal,
+        onProgress: (f) => { if (f > 0) stop.abort(); },
+      });
+      const s = r.summary;
+      expect(s.stoppedAtMs, `workers ${workers}`).toBeGreaterThan(0);
+      expect(s.stoppedAtMs!).toBeLessThan(24 * 365 * HOUR / 10);
+      expect(s.series.t.at(-1)).toBe(s.stoppedAtMs);
+      const t = totals(s);
+      expect(t.recorded).toBeGreaterThan(0);
+      expect(t.lost).toBe(0);
+      expect(t.duplicatesDelivered).toBe(0);
+      expect(s.devices).toHaveLength(6);
+    }
   });
 });

@@ -36,7 +36,10 @@ export interface FleetOptions {
   /** Fraction done (0-1) as the run goes. */
   onProgress?: (fraction: number) => void;
   makeSecret?: (purpose: KeyPurpose) => string;
-  log?: (deviceId: string, level: number, line: string) => void;
+  /** Every module log line, with the simulation ms it was written at. */
+  log?: (deviceId: string, level: number, line: string, now: number) => void;
+  /** Aborted: the run stops at its next slice and is summarised as far as it got (Ctrl-C). */
+  stop?: AbortSignal;
 }
 
 export interface FleetResult {
@@ -83,6 +86,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
       onProgress: o.onProgress && ((now) => o.onProgress!(now / durationMs)),
       makeSecret: o.makeSecret,
       log: o.log,
+      shouldStop: o.stop && (() => o.stop!.aborted),
     });
     return { summary: run.summary, info: info(), cloud: run.cloud, archive: run.archive, url: run.url, stateFile: run.stateFile, stateLoaded: run.stateLoaded };
   }
@@ -93,12 +97,16 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   const parts = await Promise.all(shards.map((indices, k) => new Promise<ShardSummary>((resolve, reject) => {
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...base, module, indices } });
     let settled = false;
+    const stop = () => w.postMessage({ type: 'stop' });
+    if (o.stop?.aborted) stop();
+    else o.stop?.addEventListener('abort', stop, { once: true });
     w.on('message', (m: { type: string; now?: number; summary?: ShardSummary; message?: string }) => {
       if (m.type === 'progress') {
         progress[k] = m.now! / durationMs;
         o.onProgress?.(progress.reduce((a, b) => a + b, 0) / workers);
       } else if (m.type === 'done') {
         settled = true;
+        o.stop?.removeEventListener('abort', stop);
         progress[k] = 1;
         resolve(m.summary!);
       } else if (m.type === 'error') {

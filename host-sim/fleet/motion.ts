@@ -6,6 +6,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { gpx } from '@tmcw/togeojson';
 import { RandomWalk, Track, type MotionSource } from '../hal/gnss.ts';
 import { Rng } from '../hal/random.ts';
+import { why } from '../cli-util.ts';
 
 export interface TrackPoint { t: number; lat: number; lon: number }
 
@@ -17,18 +18,22 @@ export function readGpx(file: string): TrackPoint[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new Error(`cannot read ${file}`);
+  } catch (e) {
+    throw new Error(`cannot read ${file} (${why(e)})`);
   }
   return parseGpx(text, file);
 }
 
 export function parseGpx(text: string, name = 'GPX'): TrackPoint[] {
   let doc;
+  let reason = '';
   try {
-    doc = new DOMParser({ onError: (level, msg) => { if (level === 'fatalError') throw new Error(msg); } }).parseFromString(text, 'text/xml');
+    doc = new DOMParser({ onError: (level, msg) => { if (level === 'fatalError') { reason ||= String(msg).split('\n')[0]; throw new Error(reason); } } }).parseFromString(text, 'text/xml');
   } catch (e) {
-    throw new Error(`${name} is not well-formed XML (${String((e as Error).message).split('\n')[0]})`);
+    // xmldom wraps our error in its own ("Reporting fatalError ... caused ..."): the reason and the place only.
+    const at = (e as { locator?: { lineNumber?: number; columnNumber?: number } }).locator;
+    const where = at?.lineNumber ? `, line ${at.lineNumber}${at.columnNumber ? ` column ${at.columnNumber}` : ''}` : '';
+    throw new Error(`${name} is not well-formed XML (${reason || 'unreadable'}${where})`);
   }
   if (!doc.documentElement || doc.documentElement.nodeName.toLowerCase() !== 'gpx') throw new Error(`${name} is not a GPX document (no <gpx> root)`);
   const features = gpx(doc).features;
@@ -53,6 +58,10 @@ export function parseGpx(text: string, name = 'GPX'): TrackPoint[] {
     });
   }
   if (pts.length < 2) throw new Error(`${name} has no track or route with at least two points`);
+  pts.forEach((p, i) => {
+    if (!Number.isFinite(p.lat) || p.lat < -90 || p.lat > 90) throw new Error(`${name}: point ${i + 1} has latitude ${p.lat}, outside -90 to 90`);
+    if (!Number.isFinite(p.lon) || p.lon < -180 || p.lon > 180) throw new Error(`${name}: point ${i + 1} has longitude ${p.lon}, outside -180 to 180`);
+  });
   // Recorded times when every point has one and they never go back; else a steady speed.
   let timed = pts.every((p) => p.t !== null);
   for (let i = 1; timed && i < pts.length; i++) if (pts[i].t! < pts[i - 1].t!) timed = false;

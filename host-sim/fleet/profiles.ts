@@ -175,6 +175,8 @@ export interface FaultPlan {
   spec: FaultSpec;
   hook: FaultHook;
   counts: FaultCounts;
+  /** The same counts per device id (request faults and outage answers). */
+  byDevice: Record<string, FaultCounts>;
   outage: Window | null;
   events: OperatorEvent[];
 }
@@ -196,7 +198,13 @@ export function makeFaultPlan(spec: FaultSpec, o: {
   willSucceed?: (ctx: FaultContext) => boolean;
 }): FaultPlan {
   const counts: FaultCounts = {};
-  const bump = (k: string) => { counts[k] = (counts[k] ?? 0) + 1; };
+  const byDevice: Record<string, FaultCounts> = {};
+  let current = '';
+  const bump = (k: string) => {
+    counts[k] = (counts[k] ?? 0) + 1;
+    const d = (byDevice[current] ??= {});
+    d[k] = (d[k] ?? 0) + 1;
+  };
   const outage = outageWindow(spec, o.durationMs);
   const rngs = new Map<string, Rng>();
   const rngOf = (id: string) => {
@@ -208,7 +216,8 @@ export function makeFaultPlan(spec: FaultSpec, o: {
 
   const hook: FaultHook = (ctx: FaultContext): FaultAction | null => {
     if (!DEVICE_ENDPOINTS.has(ctx.endpoint)) return null;
-    const rng = rngOf(ctx.deviceId ?? '');
+    current = ctx.deviceId ?? '';
+    const rng = rngOf(current);
     const t = ctx.now - o.utcStart;
     if (outage && t >= outage.start && t < outage.end) {
       const u = rng.next();
@@ -229,7 +238,7 @@ export function makeFaultPlan(spec: FaultSpec, o: {
     }
     return null;
   };
-  return { spec, hook, counts, outage, events: operatorEvents(spec, o.seed, o.devices, o.durationMs) };
+  return { spec, hook, counts, byDevice, outage, events: operatorEvents(spec, o.seed, o.devices, o.durationMs) };
 }
 
 function action(kind: RequestFault, rng: Rng, ctx: FaultContext, bump: (k: string) => void, willSucceed: (ctx: FaultContext) => boolean): FaultAction {

@@ -1,5 +1,6 @@
-// A progress bar on stderr. On a terminal it redraws in place (at most ten times a second);
-// elsewhere (CI logs, pipes) it prints one line at every tenth of the run.
+// A progress bar on stderr. On a terminal it redraws in place (at most ten times a second),
+// never wider than the terminal: a line that wraps cannot be redrawn by `\r` and would scroll.
+// Elsewhere (CI logs, pipes) it prints one line at every tenth of the run.
 import { hhmm } from './summary.ts';
 
 export interface ProgressOptions {
@@ -11,7 +12,13 @@ export interface ProgressOptions {
   /** Force the terminal or the line mode (default: whether the stream is a TTY). */
   tty?: boolean;
   label?: string;
+  /** Columns of the terminal (default: the stream's, else 80). */
+  columns?: number;
 }
+
+/** Narrowest bar worth drawing; below it the bar goes and the figures stay. */
+const MIN_BAR = 10;
+const MAX_BAR = 30;
 
 export class Progress {
   private readonly stream: NodeJS.WriteStream;
@@ -61,8 +68,21 @@ export class Progress {
     const eta = f > 0.01 && f < 1 ? `, ${Math.ceil((secs * (1 - f)) / f)} s left` : '';
     const label = this.o.label ?? 'fleet';
     if (!bar) return `${label}: ${pct.trim()} (${virt}, ${secs.toFixed(1)} s, ${rate})`;
-    const width = 30;
-    const full = Math.round(f * width);
-    return `${label} [${'#'.repeat(full)}${'-'.repeat(width - full)}] ${pct}  ${virt}  ${rate}${eta}`;
+    // The last column stays empty: writing into it makes some terminals wrap at once.
+    const room = Math.max(20, (this.o.columns ?? this.stream.columns ?? 80) - 1);
+    const draw = (width: number) => {
+      const full = Math.round(f * width);
+      return `[${'#'.repeat(full)}${'-'.repeat(width - full)}]`;
+    };
+    // Figures in order of importance; the bar takes what is left, from MAX_BAR down to MIN_BAR.
+    const parts = [pct, virt, rate, eta.replace(/^, /, '')].filter(Boolean);
+    const figures = (n: number) => parts.slice(0, n).join('  ');
+    for (let n = parts.length; n >= 1; n--) {
+      const left = room - `${label}  ${figures(n)}`.length - 2; // two spaces and the brackets
+      if (left >= MIN_BAR) return `${label} ${draw(Math.min(MAX_BAR, left))} ${figures(n)}`;
+    }
+    // Too narrow for a bar: as many figures as fit.
+    for (let n = parts.length; n >= 1; n--) if (`${label} ${figures(n)}`.length <= room) return `${label} ${figures(n)}`;
+    return `${label} ${pct.trim()}`.slice(0, room);
   }
 }

@@ -6,6 +6,7 @@ import { FakeCloud, type FakeCloudOptions } from '../cloud/fake-cloud.ts';
 import { startCloudServer, type CloudServer } from '../cloud/server.ts';
 import { loadCloud, saveCloud } from '../cloud/persist.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
+import type { StoredUplink } from '../cloud/types.ts';
 import { Scheduler } from '../scheduler.ts';
 import type { DeviceHost } from '../device-host.ts';
 import { MemoryKv, provision } from '../hal/kv.ts';
@@ -16,7 +17,7 @@ import { routeFor, type TrackPoint } from './motion.ts';
 import { makeFaultPlan, type FaultSpec, type OperatorEvent } from './profiles.ts';
 import { deleteDevice, deviceExists, httpOperator, memoryOperator, provisionDevice, revokeDeviceKey, setEnabled, type Operator } from './operator.ts';
 import { STAT } from '../device-host.ts';
-import { summarizeShard, type Archive, type Series, type ShardSummary } from './summary.ts';
+import { logKind, summarizeShard, type Archive, type OperatorAct, type Series, type ShardBoard, type ShardSummary } from './summary.ts';
 
 /** The environment of in-process boards: https, so that they run as production boards. */
 export const MEMORY_URL = 'https://cloud.fleet.sim';
@@ -51,9 +52,16 @@ export interface ShardOptions {
   onProgress?: (now: number) => void;
   /** Makes the cloud's secrets (tests record them for the leak scan). */
   makeSecret?: (purpose: KeyPurpose) => string;
-  /** Every module log line (tests scan them for secrets). */
-  log?: (deviceId: string, level: number, line: string) => void;
+  /** Every module log line (tests scan them for secrets; `fleet --log` prints them). */
+  log?: (deviceId: string, level: number, line: string, now: number) => void;
+  /** Asked between slices of the run: true ends it early (Ctrl-C), summarised as far as it got. */
+  shouldStop?: () => boolean;
 }
+
+/** Virtual time run between two looks at shouldStop and the event loop. */
+const SLICE_MS = 15 * 60_000;
+/** Module log lines kept per device for the report (their count is always complete). */
+const LOG_LINES_KEPT = 30;
 
 export interface ShardRun {
   summary: ShardSummary;
@@ -65,6 +73,8 @@ export interface ShardRun {
   archive: Archive;
   stateFile?: string;
   stateLoaded: boolean;
+  /** Simulation ms the run reached when it was stopped early; undefined when it ran to the end. */
+  stoppedAtMs?: number;
 }
 
 export function deviceIdOf(prefix: string, index: number): string {
@@ -127,7 +137,7 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         ? new SocketTransport({ realTimeoutCapMs: o.realTimeoutCapMs ?? 150 })
         : new MemoryTransport(cloud);
       transports.push(http);
-      const b = { index, deviceId, host: null as unknown as DeviceHost, warnings: 0, errors: 0 };
+      const b: ShardBoard = { index, deviceId, host: null as unknown as DeviceHost, warnings: 0, errors: 0, logLines: [], logKinds: {}, buffered: [] };
       b.host = makeBoard({
         module: o.module,
         kv,
@@ -138,9 +148,14 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         seed: deviceSeed(o.seed, index, 2),
         simNow: () => sched.now,
         log: (level, line) => {
-          if (level === 0) b.errors++;
-          else if (level === 1) b.warnings++;
-          o.log?.(deviceId, level, line);
+          if (level <= 1) {
+            if (level === 0) b.errors++;
+            else b.warnings++;
+            const kind = logKind(line);
+            b.logKinds[kind] = (b.logKinds[kind] ?? 0) + 1;
+            if (b.logLines.length < LOG_LINES_KEPT) b.logLines.push({ t: sched.now, level, line });
+          }
+          o.log?.(deviceId, level, line, sched.now);
         },
       });
       return b;
@@ -157,6 +172,7 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         const n = Math.max(0, b.host.stat(STAT.buffered));
         total += n;
         if (n > max) max = n;
+        b.buffered.push(n);
       }
       series.t.push(t);
       series.total.push(total);
@@ -185,13 +201,18 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
     const events = plan.events.filter((e) => mine.has(e.device));
     const archive: Archive = {};
     const deleted = new Set<string>();
+    const operatorActs: OperatorAct[] = [];
+    const archivedUplinks: Record<string, StoredUplink[]> = {};
     const byIndex = new Map(boards.map((b) => [b.index, b]));
     const stops = [...new Set(events.map((e) => e.at).filter((t) => t < o.durationMs)), o.durationMs].sort((a, b) => a - b);
+    let stoppedAtMs: number | undefined;
     for (const stop of stops) {
-      while (sched.now < stop) {
-        await sched.runUntil(Math.min(stop, sched.now + 3_600_000));
+      while (sched.now < stop && stoppedAtMs === undefined) {
+        await sched.runUntil(Math.min(stop, sched.now + SLICE_MS));
         await new Promise<void>((resolve) => setImmediate(resolve)); // let timers, signals and sockets breathe
+        if (sched.now < o.durationMs && o.shouldStop?.()) stoppedAtMs = sched.now;
       }
+      if (stoppedAtMs !== undefined) break;
       for (const e of events) {
         if (e.at !== stop) continue;
         const id = byIndex.get(e.device)!.deviceId;
@@ -199,19 +220,26 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         if (e.kind === 'revoke') done = await revokeDeviceKey(op, tenant, id);
         else if (e.kind === 'disable' || e.kind === 'enable') done = await setEnabled(op, tenant, id, e.kind === 'enable');
         else if (e.kind === 'delete') {
+          const copy = cloud.uplinksOf(id); // what the cloud had, for the report's view of this device
           const kept = await deleteDevice(op, tenant, id);
+          if (kept) archivedUplinks[id] = copy;
           if (kept) { archive[id] = kept; deleted.add(id); done = true; }
         }
-        if (done) plan.counts[e.kind] = (plan.counts[e.kind] ?? 0) + 1;
+        if (done) {
+          plan.counts[e.kind] = (plan.counts[e.kind] ?? 0) + 1;
+          operatorActs.push({ deviceId: id, t: e.at, kind: e.kind });
+        }
       }
     }
-    if (series.t.length === 0 || series.t[series.t.length - 1] < o.durationMs) sample(o.durationMs);
+    const endMs = stoppedAtMs ?? o.durationMs;
+    if (series.t.length === 0 || series.t[series.t.length - 1] < endMs) sample(endMs);
 
     const summary = summarizeShard({
-      cloud, boards, archive, deleted, durationMs: o.durationMs, utcStart, faults: plan.counts, series, trackDevices: 20,
+      cloud, boards, archive, deleted, durationMs: endMs, utcStart, faults: plan.counts, faultsByDevice: plan.byDevice,
+      operatorActs, archivedUplinks, series, trackDevices: 20, stoppedAtMs,
     });
     const stateFile = o.stateDir ? saveCloud(cloud, o.stateDir) : undefined;
-    return { summary, cloud, url, boards, events, archive, stateFile, stateLoaded };
+    return { summary, cloud, url, boards, events, archive, stateFile, stateLoaded, stoppedAtMs };
   } finally {
     for (const t of transports) t.close();
     await server?.close();
