@@ -400,7 +400,7 @@ export class Agent {
     if ((act & ACT_ACK) != 0) {
       if (this.uplinks.ack(this.sentLastKey) != LOG_OK) logError("uplink log: ack not stored; may resend");
       this.acked += <u64>this.sentCount;
-      this.budget.giveBack(now);
+      if (this.budget.giveBack(now) != 0) logError("key-value store: request budget not stored");
     }
     if ((act & ACT_HALVE) != 0) {
       this.batchLimit = max(1, this.sentCount / 2);

@@ -12,8 +12,9 @@
 // A power-on resumes from it with no credit for the time it was off (it cannot know how long
 // that was); a restart after a trap runs on the same monotonic clock (ABI.md), so it is
 // credited the refill since the store, and a module that traps every few minutes still gets
-// its share. Each start forfeits the prepaid tokens it did not use, so PREPAID is 1, at the
-// price of one key-value write per request (tens an hour: NVS wear-levels that for decades).
+// its share. Each start forfeits the prepaid tokens it did not use, so PREPAID is 1, and a
+// token given back is stored too: one key-value write per request and one per acknowledgement
+// (at most about 120 an hour of 17-byte values: NVS wear-levels that for decades).
 import { kvGet, kvSet } from "./kv";
 import { ByteReader, ByteWriter } from "./bytes";
 
@@ -86,17 +87,25 @@ export class RequestBudget {
       return 0;
     }
     this.prepaid = PREPAID - 1;
+    return this.store(now);
+  }
+
+  /**
+   * Gives the token back: the request delivered uplinks and they were acknowledged. Stored, so
+   * a power cut soon after costs the device nothing: a tracker on short trips must not starve.
+   */
+  giveBack(now: i64): i32 {
+    this.refill(now);
+    this.levelMs = min(CAPACITY_MS, this.levelMs + TOKEN_MS);
+    return this.store(now);
+  }
+
+  private store(now: i64): i32 {
     const w = new ByteWriter(17);
     w.u8(BUDGET_VERSION);
     w.i64(this.levelMs - this.prepaid * TOKEN_MS);
     w.i64(now);
     return kvSet(BUDGET_KEY, w.bytes());
-  }
-
-  /** Gives the token back: the request delivered uplinks and they were acknowledged. */
-  giveBack(now: i64): void {
-    this.refill(now);
-    this.levelMs = min(CAPACITY_MS, this.levelMs + TOKEN_MS);
   }
 
   /** Whole tokens available now (agent_stat). */

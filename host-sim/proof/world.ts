@@ -549,8 +549,18 @@ export class World {
       return;
     }
     const last = this.lastUid();
-    // Ids are never reused: this boot issues from last + 1, above anything issued before.
-    if (last < this.maxIssued) this.violation('id reuse', `boot ${this.boots} continues after id ${last}, but id ${this.maxIssued} was issued before`);
+    // Ids are dense (assembly/ids.ts): this boot issues from last + 1. An id above it is free
+    // again only if its 'R' program never completed (cut short, or reported failed): the log
+    // does not hold it and it was never sent. A recorded one above it would be reused.
+    for (let id = last + 1; id <= this.maxIssued; id++) {
+      const s = this.idState(id);
+      if (s === ID_ISSUED || s === ID_FAILED) this.setId(id, ID_NEVER);
+      else if (s !== ID_NEVER) {
+        this.violation('id reuse', `boot ${this.boots} continues after id ${last}, but id ${id} was recorded before`);
+        break;
+      }
+    }
+    if (last < this.maxIssued) this.maxIssued = last;
     this.lastId = last;
     this.bootFirstId = last + 1;
     this.inBackoff = this.device.stat(STAT.state) === SESSION_STATE.backingOff;
