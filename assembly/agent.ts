@@ -143,7 +143,7 @@ export class Agent {
     } else {
       let want = s.wakeAt(now, this.buffered(now));
       if (this.uplinks.count() > 0 && this.sendHoldUntil > now) want = min(want, this.sendHoldUntil);
-      if (want <= now) want = this.budget.readyAt(now);
+      if (want <= now) want = this.budget.wakeAt(now);
       wake = min(wake, want);
     }
     // Never ask to be woken in the past: that is how a hot loop starts.
@@ -400,7 +400,7 @@ export class Agent {
     if ((act & ACT_ACK) != 0) {
       if (this.uplinks.ack(this.sentLastKey) != LOG_OK) logError("uplink log: ack not stored; may resend");
       this.acked += <u64>this.sentCount;
-      if (this.budget.giveBack(now) != 0) logError("key-value store: request budget not stored");
+      this.budget.giveBack();
     }
     if ((act & ACT_HALVE) != 0) {
       this.batchLimit = max(1, this.sentCount / 2);
@@ -512,7 +512,7 @@ export class Agent {
     if (which >= 12 && which < 17) return <i64>settingGet(this.settings, which - 12);
     if (which == 32) return <i64>this.ids.epoch;
     if (which == 33) return <i64>this.st.unverified;
-    if (which == 34) return this.budget.tokens(this.lastNow);
+    if (which == 34) return this.budget.remaining(this.lastNow);
     if (which == 35) return <i64>this.budget.waits;
     if (which == 36) return <i64>this.ids.ordinal;
     return -1;

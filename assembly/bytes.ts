@@ -6,6 +6,7 @@ export class ByteWriter {
   pos: i32 = 0;
   constructor(capacity: i32) { this.buf = new Uint8Array(capacity); }
   u8(v: u32): void { this.buf[this.pos++] = <u8>v; }
+  u16(v: u32): void { this.u8(v & 0xff); this.u8((v >>> 8) & 0xff); }
   u32(v: u32): void { for (let i = 0; i < 4; i++) this.u8((v >>> (8 * i)) & 0xff); }
   u64(v: u64): void { this.u32(<u32>v); this.u32(<u32>(v >>> 32)); }
   i64(v: i64): void { this.u64(<u64>v); }
@@ -28,6 +29,12 @@ export class ByteReader {
   u8(): u32 {
     if (!this.need(1)) return 0;
     return this.buf[this.pos++];
+  }
+  u16(): u32 {
+    if (!this.need(2)) return 0;
+    const v = <u32>this.buf[this.pos] | ((<u32>this.buf[this.pos + 1]) << 8);
+    this.pos += 2;
+    return v;
   }
   u32(): u32 {
     if (!this.need(4)) return 0;

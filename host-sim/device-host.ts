@@ -20,7 +20,7 @@ export const STAT = {
   recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6,
   boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11,
   uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16,
-  epoch: 32, unverifiedAnswers: 33, budgetTokens: 34, budgetWaits: 35, epochOrdinal: 36,
+  epoch: 32, unverifiedAnswers: 33, budgetRemaining: 34, budgetWaits: 35, epochOrdinal: 36,
 } as const;
 
 /** agent_stat 6: the session's state codes (assembly/session.ts). */

@@ -72,14 +72,16 @@ export function decodeIds(v: Uint8Array | undefined): StoredIds | undefined {
   return r.atEnd() && version === 1 ? s : undefined;
 }
 
-/** `budget`: the request budget's stored level, in ms of refill, and the monotonic time it was stored (budget.ts). */
-export function decodeBudget(v: Uint8Array | undefined): { levelMs: number; storedAtMs: number } | undefined {
+/** `budget`: the request window: ages (ms, whole seconds) of the requests of the last hour that acknowledged nothing, at a monotonic store time (budget.ts). */
+export function decodeBudget(v: Uint8Array | undefined): { storedAtMs: number; agesMs: number[] } | undefined {
   if (!v) return undefined;
   const r = new Reader(v);
   const version = r.u8();
-  const levelMs = r.i64();
   const storedAtMs = r.i64();
-  return r.atEnd() && version === 2 ? { levelMs, storedAtMs } : undefined;
+  const n = r.u8();
+  const agesMs: number[] = [];
+  for (let i = 0; i < n; i++) agesMs.push((r.u8() | (r.u8() << 8)) * 1000);
+  return r.atEnd() && version === 3 && n <= 60 ? { storedAtMs, agesMs } : undefined;
 }
 
 /** A flash log record's payload (uplink.ts, format version 2). */

@@ -66,13 +66,25 @@ describe('identity', () => {
     h.kv.set('settings', enc.encode('\u0001garbage'));
     h.kv.set('state', new Uint8Array(3));
     h.kv.set('ids', new Uint8Array(200).fill(0xff));
-    h.kv.set('budget', enc.encode('x'));
     expect(h.boot()).toBe(0);
     expect(h.stat('uplinkIntervalS')).toBe(300);
-    await h.run(10 * MIN);
+    // The id counter is damaged, so this is no new device, and its request budget record is
+    // missing: it counts as an hour spent (budget.ts), then the device delivers.
+    await h.run(70 * MIN);
     expect(h.uplinks().length).toBeGreaterThan(0);
     expect(h.logText()).toContain('stored settings unreadable: factory used');
     expect(h.logText()).toContain('stored state unreadable: counters reset');
     expect(h.logText()).toMatch(/uplink ids: id counter record missing or damaged: new epoch \d+/);
+  });
+
+  it('a request budget record of no known shape counts as an hour spent: silent for that hour, then delivering', async () => {
+    h = await harness();
+    h.kv.set('budget', enc.encode('x'));
+    expect(h.boot()).toBe(0);
+    await h.run(50 * MIN);
+    expect(h.deviceRequests()).toHaveLength(0);
+    expect(h.logText()).toMatch(/request budget spent \(60 an hour\): next request in \d+ s/);
+    await h.run(20 * MIN);
+    expect(h.uplinks().length).toBeGreaterThan(0);
   });
 });
