@@ -16,12 +16,14 @@ import { UtcClock, parseIso } from "./clock";
 import { BackoffPolicy, TRANSIENT, FORBIDDEN, LONG, backoffDelay } from "./backoff";
 import {
   Verdict, classify, statusText, endpointUrl, requestHeaders, parseResponseHeaders,
-  ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, BACKFILL_MAX_BODY, NET_TIMEOUT,
+  ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, NET_TIMEOUT,
 } from "./cloud";
 import { ObjectScan, J_STRING, J_OBJECT, decodeString } from "./json/scan";
-import { ConnectReport, stringifyConnect, quoted, int } from "./json/wire";
-import { UplinkRecord, KIND_POSITION, KIND_HEALTH, RECORD_MAX, validFix, setFix, uplinkJson, recordUtc } from "./uplink";
+import { ConnectReport, quoted, int } from "./json/wire";
+import { UplinkRecord, KIND_POSITION, KIND_HEALTH, RECORD_MAX, validFix, setFix, recordUtc } from "./uplink";
 import { UplinkLog, LOG_OK, LOG_ERR_CORRUPT } from "./log";
+import { RequestBody, BODY_CAPACITY } from "./request_body";
+import { appendUplink } from "./uplink_body";
 
 export const FLAG_DEV: i32 = 1;
 export const FLAG_AFTER_TRAP: i32 = 2;
@@ -341,10 +343,10 @@ export class Agent {
     if (this.log.count() > 0) this.sendUplinks(now);
   }
 
-  private begin(now: i64, op: Op, endpoint: string, body: string): void {
+  /** Sends what RequestBody holds (empty: no body). */
+  private begin(now: i64, op: Op, endpoint: string): void {
     const url = String.UTF8.encode(endpointUrl(this.id, endpoint));
-    const headers = String.UTF8.encode(requestHeaders(this.id, endpoint, body.length > 0));
-    const bodyBytes = String.UTF8.encode(body);
+    const headers = String.UTF8.encode(requestHeaders(this.id, endpoint, RequestBody.length() > 0));
     this.reqId++;
     this.inflight = op;
     this.inflightSince = now;
@@ -353,7 +355,7 @@ export class Agent {
     const rc = host_http_request(this.reqId, 1,
       changetype<usize>(url), url.byteLength,
       changetype<usize>(headers), headers.byteLength,
-      changetype<usize>(bodyBytes), bodyBytes.byteLength,
+      RequestBody.pointer(), RequestBody.length(),
       HTTP_TIMEOUT_MS);
     if (rc != 0) this.onHttpAnswer(now, this.reqId, -3, 0, 0, 0);
   }
@@ -366,11 +368,14 @@ export class Agent {
     r.droppedUplinks = int(<i64>this.st.dropped);
     if (this.st.pendingRejection.length > 0) r.settingsRejected = quoted(this.st.pendingRejection);
     this.rejectionSent = this.st.pendingRejection;
-    this.begin(now, Op.CONNECT, ENDPOINT_CONNECT, stringifyConnect(r));
+    RequestBody.reset();
+    RequestBody.appendJson<ConnectReport>("", r, BODY_CAPACITY);
+    this.begin(now, Op.CONNECT, ENDPOINT_CONNECT);
   }
 
   private sendReset(now: i64): void {
-    this.begin(now, Op.RESET, ENDPOINT_RESET, "");
+    RequestBody.reset();
+    this.begin(now, Op.RESET, ENDPOINT_RESET);
   }
 
   private sendUplinks(now: i64): void {
@@ -387,8 +392,10 @@ export class Agent {
     // live to /uplinks.
     let limit = this.settings.backfillBatchSize;
     if (this.batchLimit > 0 && this.batchLimit < limit) limit = this.batchLimit;
-    let body = "";
-    let bytes = 13; // the backfill envelope, closing "]}" included
+    const backfill = count > 1;
+    RequestBody.reset();
+    if (backfill) RequestBody.append("{\"uplinks\":[");
+    const room = backfill ? BODY_CAPACITY - 2 : BODY_CAPACITY; // the closing "]}"
     let n: i32 = 0;
     let lastId: u64 = 0;
     for (let i: u32 = 0; i < count && n < limit; i++) {
@@ -402,20 +409,15 @@ export class Agent {
         if (n == 0) this.skipUnreadable(id);
         break;
       }
-      const item = uplinkJson(id, this.rec, this.clock, this.st.boots);
-      const itemBytes = String.UTF8.byteLength(item) + (n > 0 ? 1 : 0);
-      if (n > 0 && bytes + itemBytes > BACKFILL_MAX_BODY) break;
-      if (n > 0) body += ",";
-      body += item;
-      bytes += itemBytes;
+      if (!appendUplink(n > 0 ? "," : "", id, this.rec, this.clock, this.st.boots, room)) break;
       n++;
       lastId = id;
     }
     if (n == 0) return false;
+    if (backfill) RequestBody.append("]}");
     this.sentCount = n;
     this.sentLastId = lastId;
-    if (count == 1) this.begin(now, Op.SEND, ENDPOINT_UPLINK, body);
-    else this.begin(now, Op.SEND, ENDPOINT_BACKFILL, "{\"uplinks\":[" + body + "]}");
+    this.begin(now, Op.SEND, backfill ? ENDPOINT_BACKFILL : ENDPOINT_UPLINK);
     return true;
   }
 
