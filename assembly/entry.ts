@@ -2,14 +2,31 @@
 // json-as 1.6's transform marks any source at the path `assembly/index` as a library, which
 // silently drops every export of the module.
 //
-// agent_start and agent_step collect garbage when they return (with the minimal runtime
-// nothing is live on the stack between calls), so memory stays bounded however long the
-// device runs. The event exports do not: the host always calls agent_step after an event,
-// and a collection costs more than the event itself.
+// Garbage is collected only when an export returns (with the minimal runtime nothing is
+// live on the stack between calls), and only when the heap is running short: when its
+// largest free block has shrunk below HEAP_RESERVE, the most one export call is allowed to
+// allocate. A collection marks every live object (about 160) whatever the garbage, so
+// collecting at every step cost more than the step; now one collection serves the garbage
+// of many steps, and no call ever starts with less than HEAP_RESERVE free, so linear memory
+// stays at its start size. agent_start always collects (what it parsed is garbage).
 import { Agent, BoardConfig, parseBoardConfig, RX_CAPACITY, rxBase, FLAG_AFTER_TRAP, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
 import { UplinkLog } from "./log";
 import { logError } from "./logger";
+import { ROOT } from "rt/tlsf";
 import "./abort"; // the abort handler named in asconfig.json
+
+// 2^13 = 8 KiB: budgeted and measured in test/budgets.json (heapReserveBytes).
+const HEAP_RESERVE_LOG2: u32 = 13;
+// TLSF (rt/tlsf.ts) keeps a bit per size class in its first-level map: class fl >= 1 holds
+// free blocks of 2^(fl + 7) bytes and more (SB_BITS - 1 = 7). A set bit at or above
+// HEAP_RESERVE_LOG2 - 7 is a free block of HEAP_RESERVE bytes or more.
+const TLSF_FL_SHIFT: u32 = 7;
+
+/** Collects when no free block of HEAP_RESERVE bytes is left. */
+function collectIfShort(): void {
+  const root = changetype<usize>(ROOT);
+  if (root == 0 || (load<usize>(root) >> (HEAP_RESERVE_LOG2 - TLSF_FL_SHIFT)) == 0) __collect();
+}
 
 const ABI_VERSION: i32 = 1;
 
@@ -45,18 +62,20 @@ function start(now: i64, cfgLen: i32, flags: i32, sectorSize: i32, sectorCount: 
 export function agent_step(now: i64): i64 {
   const a = agent;
   const wake = a == null ? now + 3_600_000 : a.step(now);
-  __collect();
+  collectIfShort();
   return wake;
 }
 
 export function on_http_response(now: i64, reqId: i32, status: i32, hdrLen: i32, bodyLen: i32, flags: i32): void {
   const a = agent;
   if (a != null) a.onHttpAnswer(now, reqId, status, hdrLen, bodyLen, flags);
+  collectIfShort();
 }
 
 export function on_gnss_fix(now: i64, reqId: i32, status: i32, lat: f64, lon: f64, accuracyM: f64, utcS: f64): void {
   const a = agent;
   if (a != null) a.onGnss(now, reqId, status, lat, lon, accuracyM, utcS);
+  collectIfShort();
 }
 
 export function agent_stat(which: i32): i64 {
