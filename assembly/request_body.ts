@@ -10,6 +10,8 @@ import { BACKFILL_MAX_BODY } from "./cloud";
 
 export const BODY_CAPACITY: i32 = BACKFILL_MAX_BODY;
 
+// Shared with the receive buffer (agent.ts, rxBase): a body is needed only during
+// host.http_request, an answer only from on_http_response until it has been read.
 const base: usize = memory.data(BODY_CAPACITY, 16);
 let used: i32 = 0;
 
