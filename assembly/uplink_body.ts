@@ -62,8 +62,8 @@ function healthUplink(p: PositionUplink): HealthUplink {
 export function appendUplink(prefix: string, id: u64, r: UplinkRecord, clock: UtcClock, currentBoot: u32, limit: i32): bool {
   const utc = recordUtc(r, clock, currentBoot);
   writeTimestamp(position.timestamp, utc);
-  writeUint(position.id, id);
-  writeOptional(position.data.battery, r.battery);
+  writeNumber(position.id, <i64>id);
+  writeNumber(position.data.battery, r.battery);
   if (r.kind == KIND_POSITION) {
     const d = position.data;
     d.fix = r.fix;
@@ -76,13 +76,13 @@ export function appendUplink(prefix: string, id: u64, r: UplinkRecord, clock: Ut
     return RequestBody.appendJson<PositionUplink>(prefix, position, limit);
   }
   const d = health.data;
-  writeUint(d.bootCount, r.bootCount);
-  writeUint(d.bufferedUplinks, r.buffered);
-  writeOptional(d.oldestBufferedAgeS, r.oldestAgeS);
-  writeUint(d.droppedUplinks, r.dropped);
-  writeUint(d.settingsRejected, r.settingsRejected);
-  writeUint(d.resets, r.resets);
-  writeUint(d.trapsRecovered, r.traps);
+  writeNumber(d.bootCount, r.bootCount);
+  writeNumber(d.bufferedUplinks, r.buffered);
+  writeNumber(d.oldestBufferedAgeS, r.oldestAgeS);
+  writeNumber(d.droppedUplinks, r.dropped);
+  writeNumber(d.settingsRejected, r.settingsRejected);
+  writeNumber(d.resets, r.resets);
+  writeNumber(d.trapsRecovered, r.traps);
   d.timeUnknown = utc < 0;
   return RequestBody.appendJson<HealthUplink>(prefix, health, limit);
 }
@@ -119,14 +119,11 @@ function finish(): void {
   changetype<OBJECT>(at - TOTAL_OVERHEAD).rtSize = <u32>(min(len, TEXT_CAP) << 1);
 }
 
-function writeUint(t: JSON.Raw, v: u64): void {
-  start(t);
-  putDigits(v, 1);
-  finish();
-}
-
-/** A counter that may be absent (-1): absent writes an empty text, which the wire type omits. */
-function writeOptional(t: JSON.Raw, v: i32): void {
+/**
+ * A count or an id; a negative value (battery or age unknown: -1) writes an empty text, which
+ * the wire type omits.
+ */
+function writeNumber(t: JSON.Raw, v: i64): void {
   start(t);
   if (v >= 0) putDigits(<u64>v, 1);
   finish();
