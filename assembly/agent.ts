@@ -660,8 +660,8 @@ export class Agent {
 }
 
 // The receive buffer the host writes answers into (ABI.md: rx_buffer / rx_capacity). It is
-// the first 4 KiB of the request body's memory: the host has sent a body by the time
-// http_request returns and writes the answer later, and an answer is read before the next
-// body is written, so the two never need the memory at once (request_body.ts).
+// the first 4 KiB of the request body's memory: a body is the host's until it delivers the
+// answer, and an answer is read before the next body is written, so the two never need the
+// memory at once (request_body.ts).
 export const RX_CAPACITY: i32 = 4096;
 export const rxBase: usize = RequestBody.pointer();
