@@ -12,10 +12,12 @@ import { Identity, loadIdentity, storeCred } from "./identity";
 import { Settings, applySettings, settingGet } from "./settings";
 import { AgentState, loadState, storeState, loadSettings, storeSettings } from "./persist";
 import { UtcClock, parseIso, HINT_DATE, HINT_GNSS } from "./clock";
-import { statusText, endpointUrl, requestHeaders, parseResponseHeaders, ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, BACKFILL_MAX_BODY, NET_TIMEOUT, NET_BROKEN } from "./cloud";
+import { statusText, endpointUrl, requestHeaders, parseResponseHeaders, ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, NET_TIMEOUT, NET_BROKEN } from "./cloud";
 import { ObjectScan, J_STRING, decodeString } from "./json/scan";
-import { ConnectReport, stringifyConnect, quoted, int } from "./json/wire";
-import { UplinkRecord, BootPlace, KIND_POSITION, KIND_HEALTH, RECORD_MAX, setFix, uplinkJson, recordUtc } from "./uplink";
+import { ConnectReport, quoted, int } from "./json/wire";
+import { UplinkRecord, BootPlace, KIND_POSITION, KIND_HEALTH, RECORD_MAX, setFix, recordUtc } from "./uplink";
+import { RequestBody, BODY_CAPACITY } from "./request_body";
+import { appendUplink } from "./uplink_body";
 import { UplinkLog, LOG_OK, LOG_ERR_CORRUPT } from "./log";
 import { IdAllocator, EPOCH_KEPT, EPOCH_FIRST, EPOCH_NO_RECORD, EPOCH_LOG_LOST } from "./ids";
 import { RequestBudget, BUDGET_PER_HOUR } from "./budget";
@@ -272,7 +274,8 @@ export class Agent {
       if (req == REQ_CONNECT) this.sendConnect(now);
       else if (req == REQ_RESET) {
         if (now >= s.rotateAt) logInfo("API key expires soon: rotating");
-        this.begin(now, REQ_RESET, ENDPOINT_RESET, "");
+        RequestBody.reset();
+        this.begin(now, REQ_RESET, ENDPOINT_RESET);
       } else if (!this.beginUplinks(now)) {
         // Nothing could be sent (a record unreadable, a flash error): not in a tight loop.
         this.sendHoldUntil = now + SEND_HOLD_MS;
@@ -281,10 +284,13 @@ export class Agent {
     }
   }
 
-  private begin(now: i64, req: u8, endpoint: string, body: string): void {
+  /**
+   * Sends what RequestBody holds (empty: no body). The body shares memory with the receive
+   * buffer (request_body.ts): it is built only after the last answer was read.
+   */
+  private begin(now: i64, req: u8, endpoint: string): void {
     const url = String.UTF8.encode(endpointUrl(this.id, endpoint));
-    const headers = String.UTF8.encode(requestHeaders(this.id, endpoint, body.length > 0));
-    const bodyBytes = String.UTF8.encode(body);
+    const headers = String.UTF8.encode(requestHeaders(this.id, endpoint, RequestBody.length() > 0));
     if (this.budget.take(now) != 0) logError("key-value store: request budget not stored");
     this.reqId++;
     this.requests++;
@@ -292,7 +298,7 @@ export class Agent {
     const rc = host_http_request(this.reqId, 1,
       changetype<usize>(url), url.byteLength,
       changetype<usize>(headers), headers.byteLength,
-      changetype<usize>(bodyBytes), bodyBytes.byteLength,
+      RequestBody.pointer(), RequestBody.length(),
       HTTP_TIMEOUT_MS);
     if (rc != 0) this.onHttpAnswer(now, this.reqId, NET_BROKEN, 0, 0, 0);
   }
@@ -306,7 +312,9 @@ export class Agent {
     r.droppedUplinks = int(<i64>this.st.dropped);
     if (this.st.pendingRejection.length > 0) r.settingsRejected = quoted(this.st.pendingRejection);
     this.rejectionSent = this.st.pendingRejection;
-    this.begin(now, REQ_CONNECT, ENDPOINT_CONNECT, stringifyConnect(r));
+    RequestBody.reset();
+    RequestBody.appendJson<ConnectReport>("", r, BODY_CAPACITY);
+    this.begin(now, REQ_CONNECT, ENDPOINT_CONNECT);
   }
 
   /** Starts /uplinks (one record, nothing else buffered) or /uplinks/backfill; false if not. */
@@ -316,8 +324,10 @@ export class Agent {
     // live to /uplinks.
     let limit = this.settings.backfillBatchSize;
     if (this.batchLimit > 0 && this.batchLimit < limit) limit = this.batchLimit;
-    let body = "";
-    let bytes = 13; // the backfill envelope, closing "]}" included
+    const backfill = count > 1;
+    RequestBody.reset();
+    if (backfill) RequestBody.append("{\"uplinks\":[");
+    const room = backfill ? BODY_CAPACITY - 2 : BODY_CAPACITY; // the closing "]}"
     let n: i32 = 0;
     let lastKey: u64 = 0;
     for (let i: u32 = 0; i < count && n < limit; i++) {
@@ -331,20 +341,15 @@ export class Agent {
         if (n == 0) this.skipUnreadable(key);
         break;
       }
-      const item = uplinkJson(IdAllocator.idOf(key), this.rec, this.clock, this.here);
-      const itemBytes = String.UTF8.byteLength(item) + (n > 0 ? 1 : 0);
-      if (n > 0 && bytes + itemBytes > BACKFILL_MAX_BODY) break;
-      if (n > 0) body += ",";
-      body += item;
-      bytes += itemBytes;
+      if (!appendUplink(n > 0 ? "," : "", IdAllocator.idOf(key), this.rec, this.clock, this.here, room)) break;
       n++;
       lastKey = key;
     }
     if (n == 0) return false;
+    if (backfill) RequestBody.append("]}");
     this.sentCount = n;
     this.sentLastKey = lastKey;
-    if (count == 1) this.begin(now, REQ_SEND, ENDPOINT_UPLINK, body);
-    else this.begin(now, REQ_SEND, ENDPOINT_BACKFILL, "{\"uplinks\":[" + body + "]}");
+    this.begin(now, REQ_SEND, backfill ? ENDPOINT_BACKFILL : ENDPOINT_UPLINK);
     return true;
   }
 

@@ -8,10 +8,7 @@
 //   14 battery i8 (-1 unknown), then per kind (position: 26 bytes in all, health: 43).
 // A record names its own epoch: after the counter record is lost the log still holds uplinks
 // of the old epoch, and they must keep their (epoch, id).
-import { PositionUplink, HealthUplink, stringifyPosition, stringifyHealth, quoted, int } from "./json/wire";
-import { formatIso, UtcClock } from "./clock";
-import { formatFixed } from "./json/fixed";
-import { JSON } from "json-as";
+import { UtcClock } from "./clock";
 
 export const KIND_POSITION: u8 = 1;
 export const KIND_HEALTH: u8 = 2;
@@ -131,39 +128,4 @@ export function recordUtc(r: UplinkRecord, clock: UtcClock, here: BootPlace): i6
   if (r.utcKnown) return <i64>r.time * 1000;
   if (r.epoch == here.epoch && r.boot == here.boot && clock.trusted) return clock.utcAt(<i64>r.time * 1000);
   return -1;
-}
-
-/** The uplink's JSON, as sent alone or as one entry of a backfill. */
-export function uplinkJson(id: u32, r: UplinkRecord, clock: UtcClock, here: BootPlace): string {
-  const utc = recordUtc(r, clock, here);
-  const timestamp = utc >= 0 ? quoted(formatIso(utc)) : new JSON.Raw("");
-  if (r.kind == KIND_POSITION) {
-    const u = new PositionUplink();
-    u.epoch = int(<i64>r.epoch);
-    u.id = int(<i64>id);
-    u.timestamp = timestamp;
-    const d = u.data;
-    d.fix = r.fix;
-    d.latitude = new JSON.Raw(formatFixed(r.latE7, 7));
-    d.longitude = new JSON.Raw(formatFixed(r.lonE7, 7));
-    d.accuracyM = new JSON.Raw(formatFixed(<i32>r.accuracyDm, 1));
-    if (r.battery >= 0) d.battery = int(r.battery);
-    d.timeUnknown = utc < 0;
-    return stringifyPosition(u);
-  }
-  const h = new HealthUplink();
-  h.epoch = int(<i64>r.epoch);
-  h.id = int(<i64>id);
-  h.timestamp = timestamp;
-  const d = h.data;
-  if (r.battery >= 0) d.battery = int(r.battery);
-  d.bootCount = int(r.bootCount);
-  d.bufferedUplinks = int(r.buffered);
-  if (r.oldestAgeS >= 0) d.oldestBufferedAgeS = int(r.oldestAgeS);
-  d.droppedUplinks = int(r.dropped);
-  d.settingsRejected = int(r.settingsRejected);
-  d.resets = int(r.resets);
-  d.trapsRecovered = int(r.traps);
-  d.timeUnknown = utc < 0;
-  return stringifyHealth(h);
 }

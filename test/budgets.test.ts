@@ -1,13 +1,23 @@
 // The deterministic figures of `npm run bench` held against test/budgets.json. A change that
 // breaks one fails here with the figure, its budget and the measured value. No timings.
 import { describe, it, expect } from 'vitest';
-import { loadBudgets, overBudget, wasm3Figures } from '../host-sim/bench/budgets.ts';
+import { loadBudgets, overBudget, boardFigures } from '../host-sim/bench/budgets.ts';
 import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from '../host-sim/bench/figures.ts';
+import { allocationFigures } from '../host-sim/bench/allocation.ts';
+import { wasm3Figures } from '../host-sim/bench/wasm3.ts';
 
 const budgets = loadBudgets();
 const check = (name: string, measured: number) => expect(overBudget(name, measured, budgets), `${name} = ${measured}`).toBeNull();
 
 describe('budgets (test/budgets.json)', () => {
+  it('every budget says what it counts and why its number', () => {
+    for (const [name, b] of Object.entries(budgets)) {
+      expect(b.unit, name).toMatch(/\S/);
+      expect(b.why.length, `${name}: why`).toBeGreaterThan(40);
+      if (b.goal !== undefined) expect(b.goal, `${name}: a goal beyond its ceiling`).toBeLessThanOrEqual(b.max);
+    }
+  });
+
   it('release module size', () => {
     check('moduleBytes', moduleBytes());
   });
@@ -35,10 +45,26 @@ describe('budgets (test/budgets.json)', () => {
     check('flashBytesPerRecord', (await logFigures()).flashBytesPerRecord);
   });
 
-  it('under wasm3 (valgrind): instructions per uplink and peak heap', async () => {
-    const w = await wasm3Figures();
-    check('wasm3InstructionsPerUplink', w.sim.instructionsPerAckedUplink);
-    check('wasm3HeapPeakBytes32', w.sim.heap32PeakBytes);
+  it('what one call allocates stays within the collector\'s reserve, and every scenario but the crowded answers stays at one page', async () => {
+    const a = await allocationFigures();
+    check('allocationPerCallBytes', a.maxCallBytes);
+    for (const [name, s] of Object.entries(a.scenarios)) {
+      expect(s.steps, name).toBeGreaterThan(300);
+      if (!name.startsWith('connect answers crowded')) expect(s.pages, name).toBe(1);
+    }
+  }, 120_000);
+
+  it('under wasm3 (callgrind, simulated platform): steady-state instructions per uplink, and the heap through a backlog drain', async () => {
+    const w = await wasm3Figures(budgets.wasm3HeapPeakBytes32.records ?? 2000);
+    check('wasm3InstructionsPerUplink', w.instructionsPerAckedUplink);
+    check('wasm3HeapPeakBytes32', w.drainLazy.heapPeakBytes);
+    expect(w.runs[2].uplinksAcked - w.runs[1].uplinksAcked).toBeGreaterThan(250); // a day of real work between the two runs
+    expect(w.drainLazy.status).toBe('ok');
+    expect(w.drainLazy.heapPeakBytes).toBeLessThan(w.drainEager.heapPeakBytes);
+  }, 300_000);
+
+  it('the Linux board under valgrind: nothing leaked over trap restarts', async () => {
+    const w = await boardFigures();
     expect(w.board.memcheck.definitelyLostBytes).toBe(0);
     expect(w.board.memcheck.errors).toBe(0);
   });

@@ -329,8 +329,8 @@ export function decodeString(start: usize, end: usize): string | null {
     }
     runStart = p;
   }
-  out += String.UTF8.decodeUnsafe(runStart, p - runStart);
-  return out;
+  const tail = String.UTF8.decodeUnsafe(runStart, p - runStart);
+  return out.length == 0 ? tail : out + tail; // no escape: the text as decoded, not a copy of it
 }
 
 /** The outcome of reading a JSON number as an exact integer. */

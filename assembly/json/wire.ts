@@ -1,4 +1,5 @@
-// What the device sends, as json-as types: every outgoing body is written by JSON.stringify.
+// What the device sends, as json-as types: every outgoing JSON value is written by json-as
+// (request_body.ts has it serialize straight into the request body).
 // Received bodies are read by the validating scan (scan.ts); see the note there.
 //
 // Text fields are JSON.Raw holding an already-quoted string from `quoted()`: every text the
@@ -92,6 +93,3 @@ export class HealthUplink {
   data: HealthData = new HealthData();
 }
 
-export function stringifyConnect(r: ConnectReport): string { return JSON.stringify<ConnectReport>(r); }
-export function stringifyPosition(u: PositionUplink): string { return JSON.stringify<PositionUplink>(u); }
-export function stringifyHealth(u: HealthUplink): string { return JSON.stringify<HealthUplink>(u); }

@@ -56,7 +56,7 @@ export interface World {
 }
 
 /** One device against an in-process cloud, with the given remote settings. */
-export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number } = {}): World {
+export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number; wasm?: string } = {}): World {
   const sched = new Scheduler(T0);
   const cloud = new FakeCloud({ now: () => sched.utcNow(), baseUrl: 'https://cloud.bench' });
   const deviceId = 'bench-1';
@@ -66,7 +66,7 @@ export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: 
   const rng = new Rng(opts.seed ?? 1);
   const flash = new NorFlash({ sectorSize: 4096, sectorCount: 64, progSize: 4, model: 'atomic' });
   const meter = new KeepAliveMeter(new MemoryTransport(cloud), () => sched.now, opts.idleTimeoutMs ?? 60_000);
-  const device = new DeviceHost(new WebAssembly.Module(fs.readFileSync(RELEASE_WASM)), {
+  const device = new DeviceHost(new WebAssembly.Module(fs.readFileSync(opts.wasm ?? RELEASE_WASM)), {
     kv, flash, http: meter, gnss: new Gnss(new FixedPoint(47.3769, 8.5417), rng, { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 }),
     rng, battery: () => 87, log: () => {},
   }, { dev: false, firmware: 'bench', allowHosts: ['cloud.bench'] });
@@ -209,5 +209,83 @@ export async function logFigures(): Promise<LogFigures> {
     overheadBytesPerRecord: Math.round((perRecord - payload) * 10) / 10,
     recordsPer64KiBSector: Math.floor((65536 - 16) / Math.ceil(perRecord)),
     recordsPer4KiBSector: Math.floor((4096 - 16) / Math.ceil(perRecord)),
+  };
+}
+
+export interface BacklogFigures {
+  records: number;
+  /** Uplinks buffered when the cloud came back. */
+  backlog: number;
+  /** Uplinks the accepted batches carried: the backlog and what was recorded until the drain. */
+  drained: number;
+  pagesAtStart: number;
+  /** The most linear memory seen after any export call, outage and drain. */
+  pagesPeak: number;
+  pagesAfter: number;
+  batches: number;
+  batchBodyBytesMax: number;
+  batchUplinksMax: number;
+  refusedBatches: number;
+  buffered: number;
+  lost: number;
+  duplicates: number;
+}
+
+// The settings of a backlog run: a position every 10 s, a batch size the 16 KiB cap binds
+// (500 uplinks never fit), no health uplink or connect to get in the way.
+export const BACKLOG_SETTINGS = { uplinkIntervalS: 10, movingIntervalS: 10, heartbeatS: 604800, backfillBatchSize: 500 };
+
+/**
+ * A cloud that refuses every uplink (503, Retry-After: 60) until `records` are buffered, then
+ * accepts: the backlog drains through 16 KiB batches. Linear memory is read after every
+ * export call, so a peak inside the outage or the drain is seen.
+ */
+export async function backlogFigures(records = 2000, wasm = RELEASE_WASM): Promise<BacklogFigures> {
+  const w = world(BACKLOG_SETTINGS, { wasm });
+  const d = w.device;
+  const pagesAtStart = d.memoryPages();
+  let pagesPeak = pagesAtStart;
+  const watch = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    const r = f(...a);
+    pagesPeak = Math.max(pagesPeak, d.memoryPages());
+    return r;
+  };
+  d.step = watch(d.step.bind(d));
+  let refusing = true;
+  w.cloud.faults = (ctx) => (refusing && (ctx.endpoint === 'uplink' || ctx.endpoint === 'backfill')
+    ? { kind: 'status', status: 503, retryAfter: { seconds: 60 } } : null);
+  const step = 10 * 60_000;
+  let t = 0;
+  while (d.stat(STAT.buffered) < records) {
+    if (t > 48 * HOUR) throw new Error(`backlog: only ${d.stat(STAT.buffered)} of ${records} uplinks buffered after 48 h`);
+    t += step;
+    await w.sched.runUntil(t);
+  }
+  const backlog = d.stat(STAT.buffered);
+  const before = w.meter.sent.length;
+  refusing = false;
+  // Drained: the backlog is gone; what is still buffered is at most the few recorded since.
+  const drainEnd = t + 24 * HOUR;
+  while (d.stat(STAT.buffered) > 2 && t < drainEnd) {
+    t += step;
+    await w.sched.runUntil(t);
+  }
+  const sent = w.meter.sent.slice(before).filter((s) => s.path.endsWith('/uplinks/backfill'));
+  const accepted = sent.filter((s) => s.status === 200);
+  const items = (s: { body: Uint8Array }) => (JSON.parse(new TextDecoder().decode(s.body)).uplinks as unknown[]).length;
+  const stored = new Set(w.cloud.uplinksOf(w.deviceId).map((u) => u.id));
+  const lastId = d.stat(STAT.lastId);
+  let missing = 0;
+  for (let id = 1; id <= lastId; id++) if (!stored.has(id)) missing++;
+  return {
+    records, backlog, pagesAtStart, pagesPeak, pagesAfter: d.memoryPages(),
+    batches: accepted.length,
+    drained: accepted.reduce((n, s) => n + items(s), 0),
+    batchBodyBytesMax: Math.max(0, ...accepted.map((s) => s.bytes)),
+    batchUplinksMax: Math.max(0, ...accepted.map(items)),
+    refusedBatches: w.meter.sent.slice(0, before).filter((s) => s.path.endsWith('/uplinks/backfill')).length,
+    buffered: d.stat(STAT.buffered),
+    lost: missing - d.stat(STAT.buffered),
+    duplicates: w.cloud.duplicatesOf(w.deviceId),
   };
 }

@@ -5,32 +5,67 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from './figures.ts';
-import { loadBudgets, wasm3Figures, type Budget } from './budgets.ts';
+import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures, backlogFigures } from './figures.ts';
+import { loadBudgets, boardFigures, goalOf, type Budget } from './budgets.ts';
+import { allocationFigures } from './allocation.ts';
+import { wasm3Figures, nativeInstructionsPerUplink, interpreterTextBytes } from './wasm3.ts';
+import { esp32Fit, ESP_IDF } from './esp32-fit.ts';
 import { fleetThroughput } from './fleet-throughput.ts';
 import { rv32Figures } from './rv32.ts';
 
 const budgets = loadBudgets();
-const rows: { figure: string; value: string; budget: string; key?: string }[] = [];
+const rows: { figure: string; value: string; goal: string; budget: string; anchor: string; key?: string }[] = [];
 const json: Record<string, unknown> = { when: new Date().toISOString(), node: process.version, cores: os.availableParallelism() };
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
-function row(figure: string, value: string, key?: string) {
+const num = (n: number) => fmt(n, n % 1 ? 2 : 0);
+/**
+ * One row: the figure, its value, its goal and budget (test/budgets.json) and, where there is
+ * one, its anchor: `value` over a native or peer figure measured in the same run.
+ */
+function row(figure: string, value: string, key?: string, anchor?: { measured: number; anchor: number; what: string }) {
   const b: Budget | undefined = key ? budgets[key] : undefined;
-  rows.push({ figure, value, budget: b ? `${fmt(b.max, b.max % 1 ? 2 : 0)}` : '', key });
+  const a = anchor ? `x${fmt(anchor.measured / anchor.anchor, 2)} of ${anchor.what} (${num(anchor.anchor)})` : '';
+  rows.push({ figure, value, goal: b ? num(goalOf(b)) : '', budget: b ? num(b.max) : '', anchor: a, key });
 }
 function step(what: string) { process.stderr.write(`bench: ${what}...\n`); }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+step('wasm3 and its native anchor under callgrind (host-sim/bench/wasm3, half a minute)');
+const w3 = await wasm3Figures(budgets.pagesBacklog.records ?? 2000);
+const native = await nativeInstructionsPerUplink();
+const interpreter = await interpreterTextBytes();
+json.wasm3 = { ...w3, nativeInstructionsPerUplink: native, interpreterTextBytes: interpreter };
+
 step('module and memory (1,000,000 steps)');
 const size = moduleBytes();
 const mem = await memoryFigures(1_000_000);
-row('release .wasm size (bytes)', `${fmt(size)} (${fmt(size / 1024, 1)} KiB)`, 'moduleBytes');
+row('release .wasm size (bytes)', `${fmt(size)} (${fmt(size / 1024, 1)} KiB)`, 'moduleBytes',
+  { measured: size, anchor: interpreter, what: 'wasm3 itself, x86 32-bit .text' });
 row('linear memory at start (64 KiB pages)', fmt(mem.pagesAtStart), 'pagesAtStart');
 row(`linear memory after ${fmt(mem.steps)} steps (pages)`, `${fmt(mem.pagesAfter)} (${fmt(mem.uplinks)} uplinks on the way)`, 'pagesAfterSteps');
 json.module = { bytes: size, ...mem };
+
+step('a 2,000-record backlog refused, then drained through 16 KiB batches (Node)');
+const bl = await backlogFigures(budgets.pagesBacklog.records ?? 2000);
+row(`backlog of ${fmt(bl.backlog)}: linear memory, most during outage and drain / after (pages)`, `${bl.pagesPeak} / ${bl.pagesAfter}`, 'pagesBacklog',
+  { measured: bl.pagesPeak, anchor: bl.pagesAtStart, what: 'no backlog' });
+row('backlog: batches / uplinks in the largest / its body bytes / lost / duplicates', `${bl.batches} / ${bl.batchUplinksMax} / ${fmt(bl.batchBodyBytesMax)} / ${bl.lost} / ${bl.duplicates}`);
+json.backlog = bl;
+
+step('what one call allocates (allocation tracing build)');
+const alloc = await allocationFigures();
+row(`largest allocation by one call (bytes; ${alloc.maxCallWhere})`, fmt(alloc.maxCallBytes), 'allocationPerCallBytes',
+  { measured: alloc.maxCallBytes, anchor: 8192, what: 'the collector\'s reserve' });
+const steps = Object.values(alloc.scenarios).reduce((n, s) => n + s.steps, 0);
+const collections = Object.values(alloc.scenarios).reduce((n, s) => n + s.collections, 0);
+row('collections per step / live heap after a collection, most (bytes) / heap start', `${fmt(collections / steps, 3)} / ${fmt(Math.max(...Object.values(alloc.scenarios).map((s) => s.liveBytesMax)))} / ${fmt(alloc.heapBase)}`);
+for (const [name, s] of Object.entries(alloc.scenarios)) {
+  if (s.pages > 1) row(`known limit: ${name} (pages)`, `${s.pages} (live ${fmt(s.liveBytesMax)} B, one call ${fmt(s.maxCallBytes)} B)`);
+}
+json.allocation = alloc;
 
 step('backfill after a 24 h outage at 60 s');
 const bf = await backfillFigures(24, 60, 100);
@@ -52,19 +87,27 @@ row(`flash per position record (${lg.payloadBytes}-byte payload)`, `${fmt(lg.fla
 row('position records per 64 KiB sector / per 4 KiB sector', `${fmt(lg.recordsPer64KiBSector)} / ${fmt(lg.recordsPer4KiBSector)}`);
 json.log = lg;
 
-step('wasm3 under valgrind (boards/linux/measure.sh, about a minute)');
+row('wasm3: instructions per acked uplink, steady state (callgrind, simulated platform)', fmt(w3.instructionsPerAckedUplink), 'wasm3InstructionsPerUplink',
+  { measured: w3.instructionsPerAckedUplink, anchor: native, what: 'the same work in C' });
+row('wasm3: start-up, once (parse, compile every function, agent_start; instructions)', fmt(w3.startupInstructions));
+const d = w3.drainLazy;
+row(`wasm3: heap peak during the ${fmt(d.backlog)}-record drain, 32-bit, lazy compile (bytes)`, fmt(d.heapPeakBytes), 'wasm3HeapPeakBytes32',
+  { measured: d.heapPeakBytes, anchor: w3.drainEager.heapPeakBytes, what: 'eager compile' });
+row('wasm3: drain linear memory (bytes) / batches / largest batch / lost / out of order', `${fmt(d.linearMemoryBytes)} / ${d.batches} / ${d.batchUplinksMax} uplinks, ${fmt(d.batchBodyBytesMax)} B / ${d.lost} / ${d.outOfOrder}`, 'wasm3DrainLinearMemoryBytes');
+const fit = esp32Fit(w3);
+row('ESP32 without PSRAM: heap needed / left by Wi-Fi and TLS (bytes)', `${fmt(fit.needBytes)} / ${fmt(fit.availableBytes)}: ${fit.fits ? 'fits' : `does not fit, ${fmt(-fit.marginBytes)} short`}`);
+json.esp32 = { ...fit, sources: ESP_IDF };
+
+step('the Linux board under valgrind (boards/linux/measure.sh, about a minute)');
 try {
-  const w = await wasm3Figures();
+  const w = await boardFigures();
   row('wasm3: heap peak, 64-bit board (bytes)', fmt(w.board.wasm3HeapPeakBytes));
-  row('wasm3: heap peak, 32-bit, eager / lazy compile (bytes)', `${fmt(w.sim.heap32PeakBytes)} / ${fmt(w.sim.heap32LazyPeakBytes)}`, 'wasm3HeapPeakBytes32');
-  row('wasm3: fits an ESP32 without PSRAM (eager / lazy)', `${w.esp32.fits ? 'yes' : 'no'} / ${w.esp32.fitsLazy ? 'yes' : 'no'} (margin ${fmt(w.esp32.marginBytes)} eager)`);
-  row('wasm3: instructions per acked uplink (callgrind, simulated platform)', fmt(w.sim.instructionsPerAckedUplink), 'wasm3InstructionsPerUplink');
   row('wasm3: instructions per acked uplink (board, libcurl + loopback)', fmt(w.board.instructionsPerAckedUplink));
   row('wasm3: value stack peak / native stack peak 32-bit no tail calls (bytes)', `${fmt(w.board.wasmStackPeakBytes)} / ${fmt(w.sim.nativeStackPeakNoTailCalls32Bytes)}`);
   row('wasm3: memcheck over trap restarts (definitely lost bytes, errors)', `${w.board.memcheck.definitelyLostBytes}, ${w.board.memcheck.errors} (${w.board.memcheck.traps} traps)`);
-  json.wasm3 = w;
+  json.board = w;
 } catch (e) {
-  row('wasm3 figures', `not measured: ${(e as Error).message.split('\n')[0]}`);
+  row('board figures', `not measured: ${(e as Error).message.split('\n')[0]}`);
 }
 
 step('RV32 (rv32imc) bare-metal under qemu-system-riscv32 (boards/riscv/run.sh)');
@@ -90,7 +133,8 @@ try {
     return { refs, acked };
   });
   const perUplink = (totals[1].refs - totals[0].refs) / (totals[1].acked - totals[0].acked);
-  row('Node: instructions per acked uplink (module + JS host + in-process cloud)', fmt(perUplink));
+  row('Node: instructions per acked uplink (module + JS host + in-process cloud)', fmt(perUplink), undefined,
+    { measured: perUplink, anchor: native, what: 'the same work in C' });
   json.node = { instructionsPerAckedUplink: perUplink, runs: totals };
 } catch (e) {
   row('Node instructions per uplink', `not measured: ${(e as Error).message.split('\n')[0]}`);
@@ -103,12 +147,13 @@ const tp = await fleetThroughput({ devices: 1000, hours: 24, repeats });
 for (const t of tp.rows) row(`fleet ${fmt(tp.devices)} x ${tp.hours} h: device-hours per second, ${t.label} (median of ${t.runs.length})`, `${fmt(t.median)} (x${fmt(t.median / tp.baseline, 2)} of ${tp.baselineLabel})`);
 json.fleet = tp;
 
-const width = Math.max(...rows.map((r) => r.figure.length));
-const vwidth = Math.max(...rows.map((r) => r.value.length));
+const cols = ['figure', 'value', 'goal', 'budget', 'anchor'] as const;
+const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))])) as Record<(typeof cols)[number], number>;
+const line = (cells: Record<(typeof cols)[number], string>) => cols.map((c) => cells[c].padEnd(width[c])).join('  ').trimEnd();
 console.log(`\ntrackagent bench: ${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, node ${process.version}\n`);
-console.log(`${'figure'.padEnd(width)}  ${'value'.padEnd(vwidth)}  budget`);
-console.log(`${'-'.repeat(width)}  ${'-'.repeat(vwidth)}  ------`);
-for (const r of rows) console.log(`${r.figure.padEnd(width)}  ${r.value.padEnd(vwidth)}  ${r.budget}`);
+console.log(line({ figure: 'figure', value: 'value', goal: 'goal', budget: 'budget', anchor: 'anchor' }));
+console.log(line({ figure: '-'.repeat(width.figure), value: '-'.repeat(width.value), goal: '-'.repeat(width.goal), budget: '-'.repeat(width.budget), anchor: '-'.repeat(width.anchor) }));
+for (const r of rows) console.log(line(r));
 fs.mkdirSync('build', { recursive: true });
 json.table = rows;
 fs.writeFileSync('build/bench.json', JSON.stringify(json, null, 2));
