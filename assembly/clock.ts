@@ -41,6 +41,10 @@ export class UtcClock {
   /** Confirmed: stamps uplinks, schedules key rotation. */
   trusted: bool = false;
   private offsetMs: i64 = 0; // utc = mono + offset
+  // The offset records taken before the clock was trusted are placed with: set when it became
+  // trusted or stepped, not by the small corrections of each fix, so an uplink sent again
+  // carries the same timestamp (a retry is the same uplink, byte for byte).
+  private anchorMs: i64 = 0;
   private held: StaticArray<Candidate> = new StaticArray<Candidate>(CANDIDATES);
   private nextSlot: i32 = 0;
 
@@ -70,6 +74,7 @@ export class UtcClock {
     if (source == HINT_GNSS && size <= MAX_STEP_MS) {
       this.dropHeld();
       this.offsetMs += d < -MAX_BACKSTEP_MS ? -MAX_BACKSTEP_MS : d;
+      this.anchorMs = this.offsetMs; // a correction, not a tweak: records move with it
       return HINT_APPLIED;
     }
     if (this.agreesWithHeld(offset)) return this.set(offset, true);
@@ -80,8 +85,12 @@ export class UtcClock {
   /** UTC at monotonic time `monoMs` of this boot; only meaningful when `known`. */
   utcAt(monoMs: i64): i64 { return monoMs + this.offsetMs; }
 
+  /** UTC of a record taken at `monoMs` of this boot before the clock was trusted. */
+  anchorAt(monoMs: i64): i64 { return monoMs + this.anchorMs; }
+
   private set(offset: i64, trusted: bool): i32 {
     this.offsetMs = offset;
+    this.anchorMs = offset;
     this.known = true;
     this.trusted = trusted;
     this.dropHeld();

@@ -126,6 +126,6 @@ export function setFix(r: UplinkRecord, lat: f64, lon: f64, acc: f64): void {
  */
 export function recordUtc(r: UplinkRecord, clock: UtcClock, here: BootPlace): i64 {
   if (r.utcKnown) return <i64>r.time * 1000;
-  if (r.epoch == here.epoch && r.boot == here.boot && clock.trusted) return clock.utcAt(<i64>r.time * 1000);
+  if (r.epoch == here.epoch && r.boot == here.boot && clock.trusted) return clock.anchorAt(<i64>r.time * 1000);
   return -1;
 }
