@@ -27,7 +27,7 @@ function emptyTrace(): DeviceTrace {
 }
 
 function record(epoch: number | null, id: number, at: number, extra: Partial<RecordObs> = {}): RecordObs {
-  return { key: `${epoch === null ? '-' : epoch}:${id}`, epoch, id, kind: KIND_POSITION, at, complete: true, payloadHex: '', ...extra };
+  return { key: `${epoch === null ? '-' : epoch}:${id}`, epoch, id, kind: KIND_POSITION, at, complete: true, payloadHash: 0, ...extra };
 }
 
 type Up = Record<string, unknown>;

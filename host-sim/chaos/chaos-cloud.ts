@@ -112,7 +112,11 @@ export interface DrawContext {
 export function drawDecision(rng: Rng, endpoint: ChaosEndpoint, ctx: DrawContext): ChaosDecision {
   const date = rng.chance(ctx.dateRate) ? drawDate(rng) : ({ kind: 'honest' } as const);
   if (!rng.chance(ctx.chaosRate)) return { answer: { kind: 'honest' }, date };
-  return { answer: drawAnswer(rng, endpoint, ctx), date };
+  const answer = drawAnswer(rng, endpoint, ctx);
+  // A Retry-After date is read against the answer's Date or the device's clock: with an honest
+  // Date both say the same (within the hour drawn), so a lying Date never stretches the wait.
+  if (answer.kind === 'status' && answer.retryAfter?.startsWith('@')) return { answer, date: { kind: 'honest' } };
+  return { answer, date };
 }
 
 type Class = 'status' | 'statusAfter' | 'redirect' | 'garbage' | 'garbageAfter' | 'counts' | 'ack' | 'drop' | 'lost' | 'hang' | 'hangAfter' | 'slow' | 'connect' | 'reset';

@@ -153,6 +153,8 @@ export class SecretScan {
   private readonly hashes = new Map<number, { piece: string; secret: string }[]>();
   /** Secrets shorter than the window: matched whole. */
   private readonly short: string[] = [];
+  /** One bit per 20-bit slice of a hash: most windows of a text miss here, before the map. */
+  private readonly bloom = new Uint8Array(1 << 17);
   private readonly pow: number;
   constructor(secrets: string[], private readonly chars: number) {
     let pow = 1;
@@ -166,6 +168,7 @@ export class SecretScan {
 
   private add(piece: string, secret: string): void {
     const h = hashOf(piece);
+    this.bloom[(h >>> 12) >>> 3] |= 1 << ((h >>> 12) & 7);
     const list = this.hashes.get(h);
     if (!list) this.hashes.set(h, [{ piece, secret }]);
     else if (!list.some((x) => x.piece === piece)) list.push({ piece, secret });
@@ -180,7 +183,7 @@ export class SecretScan {
     for (let i = 0; i < text.length; i++) {
       h = (Math.imul(h, HASH_BASE) + text.charCodeAt(i)) | 0;
       if (i >= w) h = (h - Math.imul(text.charCodeAt(i - w), this.pow)) | 0;
-      if (i >= w - 1) {
+      if (i >= w - 1 && (this.bloom[(h >>> 12) >>> 3] & (1 << ((h >>> 12) & 7))) !== 0) {
         const list = this.hashes.get(h);
         if (list) {
           const piece = text.slice(i - w + 1, i + 1);
@@ -243,13 +246,14 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
   const resetSecrets = new Set(t.secrets.filter((s) => s.kind === 'resetSecret').map((s) => s.value));
   const scan = new SecretScan(secretValues, l.secretChars);
   const leak = (text: string) => scan.find(text);
-  const first = new Map<string, { fp: string; ts: unknown; at: number }>();
+  const first = new Map<string, Seen>();
   const arrivedAt = new Map<string, number>();
   const nonAck: number[] = [];
   let uplinkSends = 0;
   let verifiedAcks = 0;
   const droppedReports: number[] = [];
   const perSecond = new Map<number, number>();
+  const urls = new Map<string, URL | null>();
 
   for (const r of t.requests) {
     const sec = Math.floor(r.at / 1000);
@@ -257,8 +261,11 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
     perSecond.set(sec, inSec);
     if (inSec === l.requestsPerSecond + 1) add({ invariant: 'liveness', at: r.at, detail: `more than ${l.requestsPerSecond} requests in the virtual second at ${fmtTime(sec * 1000)}` });
 
-    let url: URL | null = null;
-    try { url = new URL(r.url); } catch { url = null; }
+    let url = urls.get(r.url);
+    if (url === undefined) {
+      try { url = new URL(r.url); } catch { url = null; }
+      urls.set(r.url, url);
+    }
     const endpoint = url ? endpointOf(url.pathname) : 'other';
     if (!url) add({ invariant: 'hosts', at: r.at, detail: `request to an unparseable URL (${r.url.length} bytes)` }, 'badurl');
     else {
@@ -313,16 +320,20 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
     }
     if (!idOk) add({ invariant: 'naming', epoch: epochNum, at: r.at, detail: `id ${JSON.stringify(s.id)} is not an integer >= 1` }, `id ${s.key}`);
 
-    // Content: the first send of a name fixes it.
-    const data = isObject(s.data) ? { ...s.data } : s.data;
-    if (isObject(data)) delete data.timeUnknown;
-    const fp = `${JSON.stringify(s.topic)}|${JSON.stringify(data)}`;
+    // Content: the first send of a name fixes it. Resends are mostly byte-identical: compared
+    // as sent first, and without timeUnknown only when that differs.
+    const raw = `${JSON.stringify(s.topic)}|${JSON.stringify(s.data)}`;
     const f = first.get(s.key);
-    if (f === undefined) first.set(s.key, { fp, ts: s.timestamp, at: r.at });
-    else if (f.fp !== fp) add({ invariant: 'content', epoch: epochNum, id: idNum, at: r.at, detail: `sent with other topic/data than at ${fmtTime(f.at)}: ${f.fp.slice(0, 80)} / ${fp.slice(0, 80)}` }, `fp ${s.key} ${fp}`);
-    else if (f.ts !== undefined && s.timestamp !== undefined && f.ts !== s.timestamp) {
-      add({ invariant: 'content', epoch: epochNum, id: idNum, at: r.at, detail: `sent with timestamp ${String(s.timestamp)}, first sent at ${fmtTime(f.at)} with ${String(f.ts)}` }, `ts ${s.key} ${String(s.timestamp)}`);
-    } else if (f.ts === undefined && s.timestamp !== undefined) f.ts = s.timestamp;
+    if (f === undefined) first.set(s.key, { raw, data: s.data, topic: s.topic, ts: s.timestamp, at: r.at, timeChecked: undefined, timeRecord: undefined });
+    else {
+      if (raw !== f.raw && contentOf(s.topic, s.data) !== contentOf(f.topic, f.data)) {
+        const fp = contentOf(s.topic, s.data);
+        add({ invariant: 'content', epoch: epochNum, id: idNum, at: r.at, detail: `sent with other topic/data than at ${fmtTime(f.at)}: ${contentOf(f.topic, f.data).slice(0, 80)} / ${fp.slice(0, 80)}` }, `fp ${s.key} ${fp}`);
+      } else if (f.ts !== undefined && s.timestamp !== undefined && f.ts !== s.timestamp) {
+        add({ invariant: 'content', epoch: epochNum, id: idNum, at: r.at, detail: `sent with timestamp ${String(s.timestamp)}, first sent at ${fmtTime(f.at)} with ${String(f.ts)}` }, `ts ${s.key} ${String(s.timestamp)}`);
+      } else if (f.ts === undefined && s.timestamp !== undefined) f.ts = s.timestamp;
+    }
+    const seen = f ?? first.get(s.key)!;
 
     const recs = byKey.get(s.key);
     if (!recs) {
@@ -344,6 +355,9 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
     }
     const rec = recs ? recordAsSent(recs, r.at) : undefined;
     if (!rec) return;
+    if (seen.timeChecked === s.timestamp && seen.timeRecord === rec) return; // judged already
+    seen.timeChecked = s.timestamp;
+    seen.timeRecord = rec;
     const off = ms - (t.utcStart + rec.at);
     if (Math.abs(off) > l.timestampToleranceMs) {
       add({ invariant: 'timestamps', epoch: epochNum, id: idNum, at: r.at, detail: `timestamp ${s.timestamp} is ${fmtOffset(off)} from the true time of recording (${new Date(t.utcStart + rec.at).toISOString()})` }, `off ${s.key} ${String(s.timestamp)}`);
@@ -478,6 +492,25 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
       verifiedAcks,
     },
   };
+}
+
+/** What the checker keeps of the first send of a name. */
+interface Seen {
+  raw: string;
+  data: unknown;
+  topic: unknown;
+  ts: unknown;
+  at: number;
+  /** The timestamp last judged against the record last used. */
+  timeChecked: unknown;
+  timeRecord: RecordObs | undefined;
+}
+
+/** Topic and data of an uplink, timeUnknown aside (it may change between sends: no conflict). */
+function contentOf(topic: unknown, data: unknown): string {
+  const d = isObject(data) ? { ...data } : data;
+  if (isObject(d)) delete d.timeUnknown;
+  return `${JSON.stringify(topic)}|${JSON.stringify(d)}`;
 }
 
 /** The record as it was when sent: the latest completed program at or before `at`. */

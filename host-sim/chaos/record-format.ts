@@ -28,18 +28,18 @@ export interface RecordEntry {
   kind: number;
   /** Payload format version: 1 or 2 (0 when the payload is too short to tell). */
   version: number;
-  /** The payload bytes as programmed, hex: equal payloads mean a rewrite of the same record. */
-  payloadHex: string;
+  /** FNV-1a of the payload bytes: equal hashes mean a rewrite of the same record. */
+  payloadHash: number;
 }
 
 function u32(b: Uint8Array, p: number): number {
   return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
 }
 
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += b[i].toString(16).padStart(2, '0');
-  return s;
+function fnv(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return h;
 }
 
 /** The 'R' entry a log program writes, or null when it writes none (fill, 'A', header, junk). */
@@ -55,7 +55,7 @@ export function decodeRecordProgram(data: Uint8Array, progSize: number): RecordE
   const len = data[p + 1];
   if (data[p] !== ENTRY_RECORD || len > MAX_PAYLOAD || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return null;
   const payload = data.subarray(p + ENTRY_HEADER_BYTES, Math.min(data.length, p + ENTRY_HEADER_BYTES + len));
-  return { id: u32(data, p + 8), ...decodePayload(payload), payloadHex: hex(payload) };
+  return { id: u32(data, p + 8), ...decodePayload(payload), payloadHash: fnv(payload) };
 }
 
 /** Kind, version and epoch of a record payload. */

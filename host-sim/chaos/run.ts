@@ -120,11 +120,12 @@ export function layout(deviceDays: number, profile: ChaosProfile): { devices: nu
 /** FNV-1a over the parts of a trace that say what happened. */
 export function traceDigest(t: DeviceTrace): number {
   let h = 0x811c9dc5;
-  const mix = (s: string) => { for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0; };
-  for (const r of t.requests) mix(`${r.at}|${r.url}|${r.status}|${r.handledStatus}|${r.body}|${r.answerBody.length}\n`);
-  for (const r of t.records) mix(`${r.key}|${r.at}|${r.complete}|${r.erasedAt}\n`);
-  for (const l of t.logs) mix(`${l.at}|${l.line}\n`);
-  return h;
+  const text = (s: string) => { for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193); };
+  const num = (n: number | undefined) => { h = Math.imul(h ^ ((n ?? -7) | 0), 0x01000193); h = Math.imul(h ^ Math.floor((n ?? 0) / 4294967296), 0x01000193); };
+  for (const r of t.requests) { num(r.at); text(r.url); num(r.status); num(r.handledStatus); text(r.body); text(r.answerBody); }
+  for (const r of t.records) { text(r.key); num(r.at); num(r.complete ? 1 : 0); num(r.erasedAt); num(r.payloadHash); }
+  for (const l of t.logs) { num(l.at); text(l.line); }
+  return h >>> 0;
 }
 
 export interface DeviceTask {

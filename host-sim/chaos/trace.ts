@@ -40,7 +40,8 @@ export interface RecordObs {
   at: number;
   /** The program completed (false: a power cut interrupted it; the record is uncertain). */
   complete: boolean;
-  payloadHex: string;
+  /** FNV-1a of the payload (record-format.ts). */
+  payloadHash: number;
   /** The start of the erase of the sector holding it, when that came (the record is then gone). */
   erasedAt?: number;
 }

@@ -245,7 +245,9 @@ export class World {
         this.trace.logs.push({ at: this.sched.now, level, line });
       },
     };
-    this.device = new ChaosDevice(o.module, hal, { allowHosts: ALLOW_HOSTS, firmware: 'chaos', faultInjection: true }, this);
+    // The factory host is on the allow-list too: the honest cloud's reset answers name it, and
+    // a device moved elsewhere must be able to come back.
+    this.device = new ChaosDevice(o.module, hal, { allowHosts: [FACTORY_HOST, ...ALLOW_HOSTS], firmware: 'chaos', faultInjection: true }, this);
     this.sched.add(this.device);
   }
 
@@ -265,7 +267,7 @@ export class World {
   recordStarted(e: ReturnType<typeof decodeRecordProgram> & object, sector: number): RecordObs {
     const obs: RecordObs = {
       key: `${e.epoch === null ? '-' : e.epoch}:${e.id}`, epoch: e.epoch, id: e.id, kind: e.kind,
-      at: this.sched.now, complete: false, payloadHex: e.payloadHex,
+      at: this.sched.now, complete: false, payloadHash: e.payloadHash,
     };
     this.trace.records.push(obs);
     const list = this.sectorRecords.get(sector);
@@ -400,6 +402,7 @@ export class World {
     if (outcome.kind === 'hang') return done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
 
     let { status, body } = outcome.response;
+    if (status < 200 || status >= 300) body = deterministicIds(body, n);
     const respHeaders: Record<string, string> = { ...outcome.response.headers };
     let virtualMs = 0;
     const stored = obs.handledStatus !== undefined && ((obs.handledStatus >= 200 && obs.handledStatus <= 299) || obs.handledStatus === 409);
@@ -552,6 +555,19 @@ export class World {
     }
     if (hit.length > 0) this.fire(id, `store damage: ${hit.join(', ')}`);
   }
+}
+
+/**
+ * The fake cloud's error objects carry random errorId and traceId values: replaced by ones made
+ * from the request number (same lengths), so that a run repeats byte for byte.
+ */
+function deterministicIds(body: Uint8Array, n: number): Uint8Array {
+  const text = dec.decode(body);
+  if (!text.includes('"errorId":"')) return body;
+  const hex = n.toString(16).padStart(16, '0').slice(-16);
+  return enc.encode(text
+    .replace(/"errorId":"[^"]*"/, `"errorId":"00000000-0000-4000-8000-${hex.slice(-12)}"`)
+    .replace(/"traceId":"[^"]*"/, `"traceId":"${hex}"`));
 }
 
 function uplinkCount(endpoint: string, body: string): number {
