@@ -275,9 +275,9 @@ function drawSettings(rng: Rng): SettingsTrick {
 function drawReset(rng: Rng, ctx: DrawContext): ChaosAnswer {
   const r = rng.int(0, 9);
   if (r < 4) {
-    // An allowed host, in any letter case (the allow-list is case-insensitive).
+    // An allowed host, in any letter case (the allow-list is case-insensitive), on any port.
     const host = pick(rng, ctx.allowHosts);
-    return { kind: 'reset', move: `https://${rng.chance(0.2) ? host.toUpperCase() : host}` };
+    return { kind: 'reset', move: `https://${rng.chance(0.2) ? host.toUpperCase() : host}${rng.chance(0.1) ? ':8443' : ''}` };
   }
   if (r < 7) {
     const f = ctx.factoryHost;
@@ -285,7 +285,7 @@ function drawReset(rng: Rng, ctx: DrawContext): ChaosAnswer {
       kind: 'reset',
       move: pick(rng, [
         'https://evil.chaos.test', `https://${f}.evil.test`, `http://${f}`, `https://${f}@evil.chaos.test`,
-        `https://evil.chaos.test/${f}`, `https://${f}:8443`, `ftp://${f}`, 'https://chaos.test', `https://${f}.`,
+        `https://evil.chaos.test/${f}`, `https://evil.chaos.test:443`, `ftp://${f}`, 'https://chaos.test',
       ]),
     };
   }

@@ -269,7 +269,8 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
     const endpoint = url ? endpointOf(url.pathname) : 'other';
     if (!url) add({ invariant: 'hosts', at: r.at, detail: `request to an unparseable URL (${r.url.length} bytes)` }, 'badurl');
     else {
-      const host = url.host.toLowerCase();
+      // Host names, as the allow-list holds them: another port on an allowed host is that host.
+      const host = url.hostname.toLowerCase();
       if (!allowed.has(host)) add({ invariant: 'hosts', at: r.at, detail: `${endpoint} request to ${host}, which is neither the factory host nor on the allow-list` }, `host ${host}`);
       if (url.protocol !== 'https:') add({ invariant: 'hosts', at: r.at, detail: `${endpoint} request over ${url.protocol} to ${host}` }, `scheme ${url.protocol}${host}`);
     }

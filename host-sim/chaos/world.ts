@@ -41,7 +41,14 @@ const PROG_SIZE = 4;
 const ANSWER_KEEP = 4096;
 /** Beyond these the world stops the device: a storm that would take forever to simulate. */
 const STORM_PER_SECOND = 200;
-const MAX_REQUESTS_PER_DAY = 50_000;
+const STORM_PER_HOUR = 1_000;
+/**
+ * Network latency in virtual ms: an HTTP answer takes 100-600 ms, a refused or broken
+ * connection 5-80 ms. So a device waiting for each answer makes at most 10 requests a second
+ * (the liveness bound) unless it retries failed connections without waiting.
+ */
+const ANSWER_MS: [number, number] = [100, 600];
+const FAILURE_MS: [number, number] = [5, 80];
 const MAX_PAST_WAKES = 10_000;
 const BOOT_TRAP_RETRIES = 3;
 
@@ -196,7 +203,8 @@ export class World {
   private gnssCount = 0;
   private second = -1;
   private inSecond = 0;
-  private maxRequests: number;
+  private hour = -1;
+  private inHour = 0;
   boots = 0;
   cuts = 0;
   injectedTraps = 0;
@@ -207,7 +215,6 @@ export class World {
     this.mask = o.mask ?? null;
     const length = o.lengthMs ?? o.plan.fullLengthMs;
     const honestAt = Math.min(o.plan.honestAtMs, length);
-    this.maxRequests = Math.max(1000, Math.ceil((length / 86_400_000 + 1) * MAX_REQUESTS_PER_DAY));
     this.drawCtx = { allowHosts: ALLOW_HOSTS, factoryHost: FACTORY_HOST, chaosRate: o.profile.chaosRate, dateRate: o.profile.dateRate };
     this.hosts = new Set([FACTORY_HOST, ...ALLOW_HOSTS].map((h) => h.toLowerCase()));
     this.secretRng = new Rng(mixSeed(o.plan.seed, 0x73656372));
@@ -316,13 +323,20 @@ export class World {
     const sec = Math.floor(at / 1000);
     if (sec !== this.second) { this.second = sec; this.inSecond = 0; }
     if (++this.inSecond > STORM_PER_SECOND) throw new RunAbort(`request storm: more than ${STORM_PER_SECOND} requests in one virtual second`);
+    const hour = Math.floor(at / 3_600_000);
+    if (hour !== this.hour) { this.hour = hour; this.inHour = 0; }
+    if (++this.inHour > STORM_PER_HOUR) throw new RunAbort(`request storm: more than ${STORM_PER_HOUR} requests in one virtual hour`);
     const n = ++this.requestCount;
-    if (n > this.maxRequests) throw new RunAbort(`more than ${this.maxRequests} requests`);
     const headers: Record<string, string> = {};
     for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
     const obs: RequestObs = { at, method: req.method, url: req.url, headers, body: dec.decode(req.body), status: 0, answerBody: '', chaos: 'honest' };
     this.trace.requests.push(obs);
+    const latency = new Rng(mixSeed(this.plan.seed, 0x6c6174, n));
     const done = (r: HttpResult): HttpResult => {
+      if (r.status !== NET_TIMEOUT) {
+        const [lo, hi] = r.status < 0 ? FAILURE_MS : ANSWER_MS;
+        r = { ...r, virtualMs: r.virtualMs + latency.int(lo, hi) };
+      }
       obs.status = r.status;
       obs.answerBody = r.body.length > ANSWER_KEEP ? dec.decode(r.body.subarray(0, ANSWER_KEEP)) : dec.decode(r.body);
       return r;
@@ -336,7 +350,7 @@ export class World {
       return done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
     }
     // Only the cloud's hosts answer, and only over https: anything else is a name that does not resolve.
-    if (!this.hosts.has(url.host.toLowerCase()) || url.protocol !== 'https:') {
+    if (!this.hosts.has(url.hostname.toLowerCase()) || url.protocol !== 'https:') {
       obs.chaos = 'no such host';
       return done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
     }
@@ -415,7 +429,7 @@ export class World {
     } else if (a.kind === 'reset' && a.rewrite && status === 200) {
       body = enc.encode(rewriteReset(dec.decode(body), a.rewrite));
     } else if (a.kind === 'slow') {
-      if (a.ms >= req.timeoutMs) return done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
+      if (a.ms + ANSWER_MS[1] >= req.timeoutMs) return done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
       virtualMs = a.ms;
     }
     const date = renderDate(d.date, utcNow, respHeaders['date']);
