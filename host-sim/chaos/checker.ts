@@ -242,6 +242,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
 
   // ---- the requests ----
   const allowed = new Set([t.factoryHost, ...t.allowHosts].map((h) => h.toLowerCase()));
+  const schemes = t.schemes ?? ['https:'];
   const secretValues = t.secrets.map((s) => s.value);
   const resetSecrets = new Set(t.secrets.filter((s) => s.kind === 'resetSecret').map((s) => s.value));
   const scan = new SecretScan(secretValues, l.secretChars);
@@ -272,7 +273,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
       // Host names, as the allow-list holds them: another port on an allowed host is that host.
       const host = url.hostname.toLowerCase();
       if (!allowed.has(host)) add({ invariant: 'hosts', at: r.at, detail: `${endpoint} request to ${host}, which is neither the factory host nor on the allow-list` }, `host ${host}`);
-      if (url.protocol !== 'https:') add({ invariant: 'hosts', at: r.at, detail: `${endpoint} request over ${url.protocol} to ${host}` }, `scheme ${url.protocol}${host}`);
+      if (!schemes.includes(url.protocol)) add({ invariant: 'hosts', at: r.at, detail: `${endpoint} request over ${url.protocol} to ${host}` }, `scheme ${url.protocol}${host}`);
     }
 
     // Secrets: never in the URL, the body or a header other than X-Api-Key; the reset secret
@@ -366,7 +367,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
   }
 
   // ---- delivery, drops, density, recovery ----
-  const ended = t.aborted === undefined;
+  const ended = t.aborted === undefined && t.judgeDelivery !== false;
   let recorded = 0;
   let delivered = 0;
   let dropped = 0;
@@ -478,6 +479,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
   }
   for (const f of t.startFailures) add({ invariant: 'liveness', at: f.at, detail: `agent_start returned ${f.status}` });
   if (t.aborted) add({ invariant: 'liveness', at: t.aborted.at, detail: `run stopped: ${t.aborted.reason} (delivery, drops, density and recovery not checked)` });
+
 
   return {
     violations,

@@ -91,3 +91,35 @@ export function encodeRecordProgram(id: number, payload: Uint8Array, progSize: n
   b.set(payload, ENTRY_HEADER_BYTES);
   return b;
 }
+
+const SECTOR_MAGIC = [0x54, 0x4c, 0x4f, 0x47]; // "TLOG"
+const ENTRY_ACK = 0x41;
+
+/**
+ * The 'R' entries of a whole log partition image (a board's flash file), sector by sector:
+ * the sector header, then entries, fill units (0x00) and erased flash (0xFF). No CRC is
+ * checked: for snapshots of boards whose power cuts never tear an operation.
+ */
+export function decodeLogImage(image: Uint8Array, sectorSize: number, progSize: number): (RecordEntry & { sector: number })[] {
+  const out: (RecordEntry & { sector: number })[] = [];
+  for (let s = 0; s + sectorSize <= image.length; s += sectorSize) {
+    if (!SECTOR_MAGIC.every((b, i) => image[s + i] === b)) continue;
+    let p = s + ENTRY_HEADER_BYTES;
+    while (p + progSize <= s + sectorSize) {
+      const kind = image[p];
+      let unit0 = true;
+      let unitFF = true;
+      for (let i = 0; i < progSize; i++) { if (image[p + i] !== 0) unit0 = false; if (image[p + i] !== 0xff) unitFF = false; }
+      if (unitFF) break; // erased: the end of this sector's entries
+      const len = image[p + 1];
+      if (unit0 || (kind !== ENTRY_RECORD && kind !== ENTRY_ACK) || len > MAX_PAYLOAD || p + ENTRY_HEADER_BYTES + len > s + sectorSize) { p += progSize; continue; }
+      const size = Math.ceil((ENTRY_HEADER_BYTES + len) / progSize) * progSize;
+      if (kind === ENTRY_RECORD) {
+        const e = decodeRecordProgram(image.subarray(p, p + size), progSize);
+        if (e) out.push({ ...e, sector: s / sectorSize });
+      }
+      p += size;
+    }
+  }
+  return out;
+}

@@ -96,6 +96,13 @@ export interface DeviceTrace {
   kvDamage: { at: number; key: string }[];
   /** agent_start returning an error. */
   startFailures: { at: number; status: number }[];
+  /** URL schemes requests may use (default https only; a development board also http). */
+  schemes?: string[];
+  /**
+   * Whether delivery, drop counts, density and recovery can be judged (default true): not in a
+   * real-time slice too short for the module's back-offs to run out.
+   */
+  judgeDelivery?: boolean;
   /** The world stopped the device early (a request storm, a hot loop). */
   aborted?: { at: number; reason: string };
 }

@@ -10,25 +10,18 @@
 // an honest drain runs until `endAt`, after which every uplink recorded before `recordUntil`
 // must be at the cloud.
 import { DeviceHost, type BoardSettings, type DeviceHal } from '../device-host.ts';
-import { FakeCloud } from '../cloud/fake-cloud.ts';
-import type { FaultAction } from '../cloud/faults.ts';
-import type { KeyPurpose } from '../cloud/keys.ts';
 import { NorFlash, PowerCut } from '../hal/flash.ts';
 import { MemoryKv, provision, type KvStore } from '../hal/kv.ts';
-import { NET_BROKEN, NET_REFUSED, NET_TIMEOUT, type HttpRequest, type HttpResult, type HttpTransport } from '../hal/http.ts';
+import type { HttpRequest, HttpResult, HttpTransport } from '../hal/http.ts';
 import { Gnss, RandomWalk, type GnssAnswer, type MotionSource } from '../hal/gnss.ts';
 import { Rng } from '../hal/random.ts';
 import { Scheduler } from '../scheduler.ts';
 import { drainingBattery } from '../fleet/board.ts';
 import { T0, mixSeed } from '../proof/world.ts';
-import { endpointOf } from './checker.ts';
-import {
-  HONEST, labelOf, renderCountsLie, renderDate, renderRetryAfter, rewriteConnect, rewriteReset,
-  type ChaosDecision, type DrawContext,
-} from './chaos-cloud.ts';
+import { ChaosFrontDoor, RunAbort } from './front-door.ts';
 import { decodeRecordProgram } from './record-format.ts';
 import {
-  ALLOW_HOSTS, FACTORY_HOST, TENANT, active, damageDecision, gnssDecision, requestDecision,
+  ALLOW_HOSTS, FACTORY_HOST, TENANT, active, damageDecision, gnssDecision,
   type ChaosProfile, type DevicePlan, type EventMask, type TimeEvent,
 } from './schedule.ts';
 import type { DeviceTrace, RecordObs, RequestObs } from './trace.ts';
@@ -37,18 +30,6 @@ import type { DeviceTrace, RecordObs, RequestObs } from './trace.ts';
 export const FACTORY_KEYS = new Set(['tenantId', 'deviceId', 'environment', 'apiKey', 'resetSecret']);
 const SECTOR_SIZE = 4096;
 const PROG_SIZE = 4;
-/** Answer bodies kept in the trace (the checker reads acknowledgements, a few dozen bytes). */
-const ANSWER_KEEP = 4096;
-/** Beyond these the world stops the device: a storm that would take forever to simulate. */
-const STORM_PER_SECOND = 200;
-const STORM_PER_HOUR = 1_000;
-/**
- * Network latency in virtual ms: an HTTP answer takes 100-600 ms, a refused or broken
- * connection 5-80 ms. So a device waiting for each answer makes at most 10 requests a second
- * (the liveness bound) unless it retries failed connections without waiting.
- */
-const ANSWER_MS: [number, number] = [100, 600];
-const FAILURE_MS: [number, number] = [5, 80];
 const MAX_PAST_WAKES = 10_000;
 const BOOT_TRAP_RETRIES = 3;
 
@@ -77,13 +58,7 @@ export interface DeviceRun {
   injectedTraps: number;
 }
 
-/** Stops a device's run: it cannot go on in reasonable time. */
-export class RunAbort extends Error {}
-
-const dec = new TextDecoder();
-const enc = new TextEncoder();
-const EMPTY = new Uint8Array(0);
-const SECRET_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+export { RunAbort };
 
 /** NOR flash whose 'R' programs and erases the world watches. */
 class ObservedFlash extends NorFlash {
@@ -183,7 +158,7 @@ class ChaosDevice extends DeviceHost {
 
 export class World {
   readonly sched = new Scheduler(T0);
-  readonly cloud: FakeCloud;
+  readonly door: ChaosFrontDoor;
   readonly flash: ObservedFlash;
   readonly kv = new ChaosKv();
   readonly device: ChaosDevice;
@@ -192,19 +167,8 @@ export class World {
   readonly plan: DevicePlan;
   readonly profile: ChaosProfile;
   private readonly mask: EventMask;
-  private readonly drawCtx: DrawContext;
-  private readonly hosts: Set<string>;
-  private readonly secretRng: Rng;
   private readonly sectorRecords = new Map<number, RecordObs[]>();
-  private readonly outages: TimeEvent[];
-  private readonly outagesFired = new Set<string>();
-  private pending: FaultAction | null = null;
-  private requestCount = 0;
   private gnssCount = 0;
-  private second = -1;
-  private inSecond = 0;
-  private hour = -1;
-  private inHour = 0;
   boots = 0;
   cuts = 0;
   injectedTraps = 0;
@@ -215,28 +179,20 @@ export class World {
     this.mask = o.mask ?? null;
     const length = o.lengthMs ?? o.plan.fullLengthMs;
     const honestAt = Math.min(o.plan.honestAtMs, length);
-    this.drawCtx = { allowHosts: ALLOW_HOSTS, factoryHost: FACTORY_HOST, chaosRate: o.profile.chaosRate, dateRate: o.profile.dateRate };
-    this.hosts = new Set([FACTORY_HOST, ...ALLOW_HOSTS].map((h) => h.toLowerCase()));
-    this.secretRng = new Rng(mixSeed(o.plan.seed, 0x73656372));
-    this.outages = o.plan.timeEvents.filter((e) => e.kind === 'outage' && e.at < length && active(this.mask, e.id));
     this.trace = {
       deviceId: o.plan.deviceId, index: o.plan.index, utcStart: T0, factoryHost: FACTORY_HOST, allowHosts: ALLOW_HOSTS,
       honestAt, recordUntil: length, endAt: length + o.profile.drainMs,
       secrets: [], records: [], requests: [], logs: [], traps: [], pastWakes: [], kvDamage: [], startFailures: [],
     };
 
-    this.cloud = new FakeCloud({
-      now: () => this.sched.utcNow(),
-      baseUrl: `https://${FACTORY_HOST}`,
-      apiKeyTtlMs: o.plan.apiKeyTtlMs,
-      makeSecret: (purpose) => this.makeSecret(purpose),
-      faults: () => this.pending,
+    this.door = new ChaosFrontDoor({
+      plan: o.plan, profile: o.profile, mask: this.mask, now: () => this.sched.now, utcStart: T0, trace: this.trace,
+      fire: (id, what) => this.fire(id, what), factoryEnvironment: `https://${FACTORY_HOST}`,
+      hosts: [FACTORY_HOST, ...ALLOW_HOSTS], schemes: ['https:'], place: (url) => url,
+      outages: o.plan.timeEvents.filter((e) => e.kind === 'outage' && e.at < length && active(this.mask, e.id)),
+      drawContext: { allowHosts: ALLOW_HOSTS, factoryHost: FACTORY_HOST, chaosRate: o.profile.chaosRate, dateRate: o.profile.dateRate },
     });
-    // Error bodies carry a request id made of a random instance tag: fixed here, so that a run
-    // repeats byte for byte.
-    (this.cloud as unknown as { instanceTag: string }).instanceTag = 'chaos';
-    const d = this.cloud.createDevice({ tenantId: TENANT, deviceId: o.plan.deviceId, settings: structuredClone(o.profile.settings) });
-    provision(this.kv.inner, { tenantId: TENANT, deviceId: o.plan.deviceId, environment: `https://${FACTORY_HOST}`, apiKey: d.apiKey, resetSecret: d.resetSecret });
+    provision(this.kv.inner, { tenantId: TENANT, deviceId: o.plan.deviceId, environment: `https://${FACTORY_HOST}`, apiKey: this.door.apiKey, resetSecret: this.door.resetSecret });
 
     this.flash = new ObservedFlash(this, o.plan.flashSectors, o.plan.flashModel, mixSeed(o.plan.seed, 0x666c));
     const seed = o.plan.seed;
@@ -256,13 +212,6 @@ export class World {
     // a device moved elsewhere must be able to come back.
     this.device = new ChaosDevice(o.module, hal, { allowHosts: [FACTORY_HOST, ...ALLOW_HOSTS], firmware: 'chaos', faultInjection: true }, this);
     this.sched.add(this.device);
-  }
-
-  private makeSecret(purpose: KeyPurpose): string {
-    let s = purpose === 'apiKey' ? 'K' : purpose === 'resetSecret' ? 'S' : 'O';
-    for (let i = 0; i < 31; i++) s += SECRET_CHARS[this.secretRng.int(0, SECRET_CHARS.length - 1)];
-    if (purpose === 'apiKey' || purpose === 'resetSecret') this.trace.secrets.push({ kind: purpose, value: s });
-    return s;
   }
 
   fire(id: string, what: string): void {
@@ -316,126 +265,8 @@ export class World {
     return { afterMs: honest.afterMs, ok: true, lat: lie.lat, lon: lie.lon, accuracyM: lie.accuracyM };
   }
 
-  // ---- the cloud's front door ----
-
   serve(req: HttpRequest): HttpResult {
-    const at = this.sched.now;
-    const sec = Math.floor(at / 1000);
-    if (sec !== this.second) { this.second = sec; this.inSecond = 0; }
-    if (++this.inSecond > STORM_PER_SECOND) throw new RunAbort(`request storm: more than ${STORM_PER_SECOND} requests in one virtual second`);
-    const hour = Math.floor(at / 3_600_000);
-    if (hour !== this.hour) { this.hour = hour; this.inHour = 0; }
-    if (++this.inHour > STORM_PER_HOUR) throw new RunAbort(`request storm: more than ${STORM_PER_HOUR} requests in one virtual hour`);
-    const n = ++this.requestCount;
-    const headers: Record<string, string> = {};
-    for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
-    const obs: RequestObs = { at, method: req.method, url: req.url, headers, body: dec.decode(req.body), status: 0, answerBody: '', chaos: 'honest' };
-    this.trace.requests.push(obs);
-    const latency = new Rng(mixSeed(this.plan.seed, 0x6c6174, n));
-    const done = (r: HttpResult): HttpResult => {
-      if (r.status !== NET_TIMEOUT) {
-        const [lo, hi] = r.status < 0 ? FAILURE_MS : ANSWER_MS;
-        r = { ...r, virtualMs: r.virtualMs + latency.int(lo, hi) };
-      }
-      obs.status = r.status;
-      obs.answerBody = r.body.length > ANSWER_KEEP ? dec.decode(r.body.subarray(0, ANSWER_KEEP)) : dec.decode(r.body);
-      return r;
-    };
-
-    let url: URL;
-    try {
-      url = new URL(req.url);
-    } catch {
-      obs.chaos = 'no such host';
-      return done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
-    }
-    // Only the cloud's hosts answer, and only over https: anything else is a name that does not resolve.
-    if (!this.hosts.has(url.hostname.toLowerCase()) || url.protocol !== 'https:') {
-      obs.chaos = 'no such host';
-      return done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
-    }
-    const endpoint = endpointOf(url.pathname);
-    const honest = at >= this.trace.honestAt;
-
-    const outage = honest ? undefined : this.outages.find((e) => at >= e.at && at < e.at + e.durationMs!);
-    if (outage) {
-      if (!this.outagesFired.has(outage.id)) { this.outagesFired.add(outage.id); this.fire(outage.id, `outage (${outage.mode}) for ${Math.round(outage.durationMs! / 60_000)} min`); }
-      obs.chaos = `outage ${outage.mode}`;
-      if (outage.mode === 'drop') return done({ status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 });
-      if (outage.mode === 'refused') return done({ status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 });
-      this.pending = { kind: 'status', status: 503 };
-    }
-
-    let d: ChaosDecision = HONEST;
-    if (!outage && !honest && active(this.mask, `r${n}`)) d = requestDecision(this.plan, n, endpoint, this.drawCtx);
-    const label = labelOf(d);
-    if (label !== 'honest') { obs.chaos = label; this.fire(`r${n}`, `${endpoint}: ${label}`); }
-    const a = d.answer;
-    const utcNow = this.sched.utcNow();
-    const sent = () => uplinkCount(endpoint, obs.body);
-
-    if (!outage) {
-      switch (a.kind) {
-        case 'status':
-          this.pending = { kind: 'status', status: a.status, afterHandling: a.after, ...(a.retryAfter !== undefined ? { headers: { 'retry-after': renderRetryAfter(a.retryAfter, utcNow) } } : {}) };
-          break;
-        case 'redirect':
-          this.pending = { kind: 'status', status: a.status, afterHandling: a.after, headers: { location: a.location } };
-          break;
-        case 'body':
-          this.pending = { kind: 'body', status: a.status, body: a.body, afterHandling: a.after };
-          break;
-        case 'counts':
-          this.pending = { kind: 'body', status: a.status, body: renderCountsLie(a.lie, sent()), afterHandling: a.after };
-          break;
-        case 'drop':
-          this.pending = { kind: 'drop', afterHandling: a.after };
-          break;
-        case 'hang':
-          this.pending = { kind: 'hang', afterHandling: a.after };
-          break;
-        default:
-          break;
-      }
-      if (endpoint === 'reset') this.cloud.setEnvironment(this.plan.deviceId, a.kind === 'reset' ? a.move : undefined);
-    }
-
-    const hook = this.pending;
-    let outcome: ReturnType<FakeCloud['serve']>;
-    try {
-      outcome = this.cloud.serve({ method: req.method, path: url.pathname + url.search, headers, body: req.body, remoteAddress: '127.0.0.1' });
-    } finally {
-      this.pending = null;
-    }
-    const log = this.cloud.requests;
-    const entry = log[log.length - 1];
-    obs.handledStatus = hook === null ? entry.status : hook.kind !== 'delay' && hook.afterHandling ? entry.handledStatus : undefined;
-    log.length = 0; // the world keeps its own record
-
-    if (outcome.kind === 'drop') return done({ status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 });
-    if (outcome.kind === 'hang') return done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
-
-    let { status, body } = outcome.response;
-    if (status < 200 || status >= 300) body = deterministicIds(body, n);
-    const respHeaders: Record<string, string> = { ...outcome.response.headers };
-    let virtualMs = 0;
-    const stored = obs.handledStatus !== undefined && ((obs.handledStatus >= 200 && obs.handledStatus <= 299) || obs.handledStatus === 409);
-    if (a.kind === 'ack' && stored) {
-      // True acknowledgements in another form than the cloud's own: it has them.
-      if (a.form === '409') { status = 409; body = EMPTY; }
-      else { status = 200; body = enc.encode(JSON.stringify({ accepted: sent(), duplicates: 0 })); }
-    } else if (a.kind === 'connect' && status === 200) {
-      body = enc.encode(rewriteConnect(dec.decode(body), a, utcNow, T0 + this.plan.repeatedExpiryOffsetMs));
-    } else if (a.kind === 'reset' && a.rewrite && status === 200) {
-      body = enc.encode(rewriteReset(dec.decode(body), a.rewrite));
-    } else if (a.kind === 'slow') {
-      if (a.ms + ANSWER_MS[1] >= req.timeoutMs) return done({ status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs });
-      virtualMs = a.ms;
-    }
-    const date = renderDate(d.date, utcNow, respHeaders['date']);
-    if (date === undefined) delete respHeaders['date'];
-    else respHeaders['date'] = date;
-    return done({ status, headers: respHeaders, body, virtualMs });
+    return this.door.serve(req);
   }
 
   // ---- the run ----
@@ -568,29 +399,6 @@ export class World {
       hit.push(key);
     }
     if (hit.length > 0) this.fire(id, `store damage: ${hit.join(', ')}`);
-  }
-}
-
-/**
- * The fake cloud's error objects carry random errorId and traceId values: replaced by ones made
- * from the request number (same lengths), so that a run repeats byte for byte.
- */
-function deterministicIds(body: Uint8Array, n: number): Uint8Array {
-  const text = dec.decode(body);
-  if (!text.includes('"errorId":"')) return body;
-  const hex = n.toString(16).padStart(16, '0').slice(-16);
-  return enc.encode(text
-    .replace(/"errorId":"[^"]*"/, `"errorId":"00000000-0000-4000-8000-${hex.slice(-12)}"`)
-    .replace(/"traceId":"[^"]*"/, `"traceId":"${hex}"`));
-}
-
-function uplinkCount(endpoint: string, body: string): number {
-  if (endpoint !== 'backfill') return 1;
-  try {
-    const p = JSON.parse(body) as { uplinks?: unknown };
-    return Array.isArray(p.uplinks) ? p.uplinks.length : 1;
-  } catch {
-    return 1;
   }
 }
 
