@@ -17,8 +17,10 @@ export interface ChaosFigures {
   byInvariant: Record<Invariant, number>;
   /** Requests without a verified acknowledgement in the worst sliding hour of any device. */
   worstRequestsPerHour: number;
-  /** Worst time from honesty until everything recorded before it was delivered; null: never. */
-  worstRecoveryMs: number | null;
+  /** Worst time from honesty until everything recorded before it was delivered (devices that got there). */
+  worstRecoveryMs: number;
+  /** Devices that never delivered everything recorded before honesty. */
+  neverRecovered: number;
 }
 
 export const BENCH_SEED = 20261123;
@@ -36,6 +38,7 @@ export async function chaosFigures(o: { deviceDays?: number; seed?: number; work
     seed: r.seed, profile: r.profile, deviceDays: r.deviceDays, simulatedDeviceDays: r.simulatedDeviceDays, devices: r.devices,
     workers: r.workers, wallSeconds: r.wallSeconds, deviceDaysPerSecond: r.deviceDaysPerSecond, violations: r.violations,
     byInvariant: r.byInvariant, worstRequestsPerHour: r.worstRequestsPerHour?.value ?? 0,
-    worstRecoveryMs: r.worstRecovery ? r.worstRecovery.ms : 0,
+    worstRecoveryMs: r.worstRecovery?.ms ?? 0,
+    neverRecovered: r.neverRecovered,
   };
 }

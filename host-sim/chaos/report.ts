@@ -13,9 +13,9 @@ export function violationLine(v: Violation): string {
   return `VIOLATION ${v.invariant} ${v.deviceId}${name} at ${fmtTime(v.at)}: ${v.detail}`;
 }
 
-export function formatRecovery(r: ChaosReport['worstRecovery']): string {
-  if (!r) return 'nothing recorded before honesty';
-  return `${r.ms === null ? 'never (something recorded before honesty was not delivered)' : fmtOffset(r.ms)} (${r.deviceId}; bound ${fmtOffset(LIMITS.recoveryMs)})`;
+export function formatRecovery(r: ChaosReport): string {
+  const worst = r.worstRecovery ? `${fmtOffset(r.worstRecovery.ms)} (${r.worstRecovery.deviceId}; bound ${fmtOffset(LIMITS.recoveryMs)})` : '-';
+  return r.neverRecovered > 0 ? `${worst}; ${n0(r.neverRecovered)} devices never delivered everything recorded before honesty` : worst;
 }
 
 /** The violation lines (at most `perInvariant` of each) and how many more there were. */
@@ -37,7 +37,7 @@ export function formatFigures(r: ChaosReport): string[] {
     `device-days per second      ${n1(r.deviceDaysPerSecond)} (${n1(r.wallSeconds)} s, ${r.workers} worker${r.workers === 1 ? '' : 's'})`,
     `violations                  ${n0(r.violations)} (devices failing: ${n0(r.devicesFailing)} of ${n0(r.devices)})`,
     `worst requests in one hour  ${r.worstRequestsPerHour ? `${n0(r.worstRequestsPerHour.value)} (${r.worstRequestsPerHour.deviceId}; budget ${LIMITS.budgetPerHour})` : '-'}`,
-    `worst recovery time         ${formatRecovery(r.worstRecovery)}`,
+    `worst recovery time         ${formatRecovery(r)}`,
     `by invariant                ${INVARIANT_NAMES.map((k) => `${k} ${n0(r.byInvariant[k])}`).join(', ')}`,
     `requests ${n0(t.requests)}, uplinks sent ${n0(t.uplinkSends)}, recorded ${n0(t.recorded)}, delivered ${n0(t.delivered)}, dropped by a full log ${n0(t.dropped)}, verified acks ${n0(t.verifiedAcks)}`,
     `boots ${n0(t.boots)}, power cuts ${n0(t.cuts)}, injected traps ${n0(t.injectedTraps)}, store damage ${n0(t.kvDamage)}, fault events ${n0(t.firedEvents)}, runs stopped early ${n0(t.aborted)}`,

@@ -88,8 +88,10 @@ export interface ChaosReport {
   byInvariant: Record<Invariant, number>;
   devicesFailing: number;
   worstRequestsPerHour: { value: number; deviceId: string } | null;
-  /** Worst time from honesty to delivery of everything recorded before it; null ms: never. */
-  worstRecovery: { ms: number | null; deviceId: string } | null;
+  /** Worst time from honesty to delivery of everything recorded before it (devices that got there). */
+  worstRecovery: { ms: number; deviceId: string } | null;
+  /** Devices that never delivered everything recorded before honesty (runs stopped early aside). */
+  neverRecovered: number;
   totals: {
     requests: number; uplinkSends: number; recorded: number; delivered: number; dropped: number; verifiedAcks: number;
     boots: number; cuts: number; injectedTraps: number; kvDamage: number; firedEvents: number; aborted: number;
@@ -236,6 +238,7 @@ function summarize(o: ChaosOptions, profile: ChaosProfile, devices: number, full
   let failing = 0;
   let worstHour: ChaosReport['worstRequestsPerHour'] = null;
   let worstRecovery: ChaosReport['worstRecovery'] = null;
+  let neverRecovered = 0;
   let digest = 0x811c9dc5;
   for (const s of summaries) {
     simulatedMs += s.simulatedMs;
@@ -253,9 +256,8 @@ function summarize(o: ChaosOptions, profile: ChaosProfile, devices: number, full
     totals.firedEvents += s.firedEvents; if (s.aborted) totals.aborted++;
     if (!worstHour || f.worstRequestsPerHour > worstHour.value) worstHour = { value: f.worstRequestsPerHour, deviceId: s.deviceId };
     if (f.recoveryMs !== null) {
-      const ms = Number.isFinite(f.recoveryMs) ? f.recoveryMs : null;
-      const worse = !worstRecovery || (worstRecovery.ms !== null && (ms === null || ms > worstRecovery.ms));
-      if (worse) worstRecovery = { ms, deviceId: s.deviceId };
+      if (!Number.isFinite(f.recoveryMs)) neverRecovered++;
+      else if (!worstRecovery || f.recoveryMs > worstRecovery.ms) worstRecovery = { ms: f.recoveryMs, deviceId: s.deviceId };
     }
     digest = Math.imul(digest ^ s.digest, 0x01000193) >>> 0;
   }
@@ -264,7 +266,7 @@ function summarize(o: ChaosOptions, profile: ChaosProfile, devices: number, full
   return {
     seed: o.seed >>> 0, profile: profile.name, deviceDays: o.deviceDays, devices, daysPerDevice: fullLengthMs / DAY, workers,
     simulatedDeviceDays, wallSeconds: 0, deviceDaysPerSecond: 0, shrinkSeconds: 0, violations, byInvariant, devicesFailing: failing,
-    worstRequestsPerHour: worstHour, worstRecovery, totals, sample, shrunk: [], digest: digest.toString(16).padStart(8, '0'),
+    worstRequestsPerHour: worstHour, worstRecovery, neverRecovered, totals, sample, shrunk: [], digest: digest.toString(16).padStart(8, '0'),
   };
 }
 

@@ -24,7 +24,7 @@ import {
   ALLOW_HOSTS, FACTORY_HOST, TENANT, active, damageDecision, gnssDecision,
   type ChaosProfile, type DevicePlan, type EventMask, type TimeEvent,
 } from './schedule.ts';
-import type { DeviceTrace, RecordObs, RequestObs } from './trace.ts';
+import type { DeviceTrace, RecordObs } from './trace.ts';
 
 /** Keys the factory writes: never damaged (a device without its identity is not the module's fault). */
 export const FACTORY_KEYS = new Set(['tenantId', 'deviceId', 'environment', 'apiKey', 'resetSecret']);
