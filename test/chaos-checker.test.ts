@@ -321,7 +321,15 @@ describe('chaos checker: each invariant fails on its own violation', () => {
       return t;
     };
     expect(checkTrace(burst(10)).violations).toEqual([]);
-    expect(only(burst(11), 'liveness')[0]).toContain('more than 10 requests');
+    expect(only(burst(11), 'liveness')[0]).toContain('11 requests within one second');
+    // A sliding second: 11 requests 95 ms apart straddle two calendar seconds, still a burst.
+    const straddle = cleanTrace();
+    for (let i = 0; i < 11; i++) straddle.requests.push(req(2 * HOUR + 500 + i * 95, '/connect', {}, 200, {}));
+    expect(only(straddle, 'liveness')).toHaveLength(1);
+    // 11 requests 100 ms apart are 10 in any second.
+    const paced = cleanTrace();
+    for (let i = 0; i < 11; i++) paced.requests.push(req(2 * HOUR + i * 100, '/connect', {}, 200, {}));
+    expect(checkTrace(paced).violations).toEqual([]);
 
     const stopped = cleanTrace();
     stopped.records.push(record(EPOCH, 6, 2 * HOUR)); // never delivered: not judged, the run stopped

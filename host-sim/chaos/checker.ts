@@ -253,15 +253,21 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
   let uplinkSends = 0;
   let verifiedAcks = 0;
   const droppedReports: number[] = [];
-  const perSecond = new Map<number, number>();
   const urls = new Map<string, URL | null>();
 
-  for (const r of t.requests) {
-    const sec = Math.floor(r.at / 1000);
-    const inSec = (perSecond.get(sec) ?? 0) + 1;
-    perSecond.set(sec, inSec);
-    if (inSec === l.requestsPerSecond + 1) add({ invariant: 'liveness', at: r.at, detail: `more than ${l.requestsPerSecond} requests in the virtual second at ${fmtTime(sec * 1000)}` });
+  // Requests in any sliding second: one violation per burst over the bound.
+  let burstFrom = 0;
+  let inBurst = false;
+  for (let i = 0; i < t.requests.length; i++) {
+    while (t.requests[i].at - t.requests[burstFrom].at >= 1000) burstFrom++;
+    const n = i - burstFrom + 1;
+    if (n > l.requestsPerSecond && !inBurst) {
+      inBurst = true;
+      add({ invariant: 'liveness', at: t.requests[i].at, detail: `${n} requests within one second from ${fmtTime(t.requests[burstFrom].at)}` });
+    } else if (n <= l.requestsPerSecond) inBurst = false;
+  }
 
+  for (const r of t.requests) {
     let url = urls.get(r.url);
     if (url === undefined) {
       try { url = new URL(r.url); } catch { url = null; }
