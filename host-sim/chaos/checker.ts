@@ -25,7 +25,7 @@ export const INVARIANTS = {
   hosts: 'requests go only to https on the factory host or a host of the allow-list',
   timestamps: 'a timestamp is within 60 s of the true time of recording; without one, timeUnknown: true',
   recovery: 'everything recorded before honesty is delivered within 2 h of it',
-  liveness: 'no trap but injected ones, no wake-up in the past, at most 10 requests in a virtual second',
+  liveness: 'no trap but injected ones, no wake-up in the past, at most 10 requests in any second',
 } as const;
 export type Invariant = keyof typeof INVARIANTS;
 export const INVARIANT_NAMES = Object.keys(INVARIANTS) as Invariant[];

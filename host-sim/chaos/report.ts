@@ -79,11 +79,11 @@ export function formatTrace(t: DeviceTrace, fired: FiredEvent[], s: DeviceSummar
   type Row = { at: number; text: string };
   const rows: Row[] = [];
   for (const e of fired) rows.push({ at: e.at, text: `event ${e.id}: ${e.what}` });
+  for (const r of t.records) rows.push({ at: r.at, text: `record ${r.key}${r.complete ? '' : ' (cut while programming)'}${r.erasedAt !== undefined ? `, erased at ${fmtTime(r.erasedAt)}` : ''}` });
   for (const r of t.requests) {
     const path = r.url.replace(/^https?:\/\/[^/]*/, '').replace(/^.*\/devices\/[^/]+/, '');
     rows.push({ at: r.at, text: `${r.method} ${hostOf(r.url)}${path} -> ${r.status}${r.handledStatus !== undefined && r.handledStatus !== r.status ? ` (handled ${r.handledStatus})` : ''}${r.chaos !== 'honest' ? ` [${r.chaos}]` : ''}` });
   }
-  for (const r of t.records) rows.push({ at: r.at, text: `record ${r.key}${r.complete ? '' : ' (cut while programming)'}${r.erasedAt !== undefined ? `, erased at ${fmtTime(r.erasedAt)}` : ''}` });
   for (const l of t.logs) if (l.level <= 1) rows.push({ at: l.at, text: `log L${l.level} ${l.line}` });
   for (const tr of t.traps) rows.push({ at: tr.at, text: `trap (${tr.injected ? 'injected' : 'the module'}): ${tr.where}` });
   for (const d of t.kvDamage) rows.push({ at: d.at, text: `store entry ${d.key} damaged` });

@@ -283,7 +283,7 @@ async function shrinkDevice(base: Omit<DeviceTask, 'lengthMs' | 'keep'>, invaria
   const events = final.fired.filter((e) => keepSet.has(e.id));
   const violation = final.summary.violations.find((v) => v.invariant === invariant) ?? null;
   const keepArg = shrunk.events.length === 0 ? 'none' : shrunk.events.join(',');
-  const replay = `npm run chaos -- --seed ${base.seed} --device-days ${o.deviceDays}${typeof o.profile === 'string' && o.profile !== 'default' ? ` --profile ${o.profile}` : ''} --device ${base.index} --length-h ${+(shrunk.lengthMs / HOUR).toFixed(3)} --keep ${keepArg} --trace`;
+  const replay = `npm run chaos -- --seed ${base.seed} --device-days ${o.deviceDays}${base.profile.name !== 'default' ? ` --profile ${base.profile.name}` : ''} --device ${base.index} --length-h ${+(shrunk.lengthMs / HOUR).toFixed(3)} --keep ${keepArg} --trace`;
   return {
     invariant, index: base.index, deviceId: final.summary.deviceId, reproducedAlone: shrunk.reproducedAlone,
     fullLengthMs: base.fullLengthMs, lengthMs: shrunk.lengthMs, minimal: shrunk.minimal, tests: shrunk.tests + 1, events, violation, replay,
