@@ -1,0 +1,5 @@
+// Entry of a chaos worker thread: TypeScript is loaded through tsx, as in the main thread.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./worker-main.ts');
