@@ -378,7 +378,9 @@ export class Agent {
       bodyLen = 0;
     }
     const headers = parseResponseHeaders(String.UTF8.decodeUnsafe(rxBase, hdrLen), this.clock, now);
-    if (status > 0 && headers.dateMs >= 0) this.clock.hint(headers.dateMs, now, HINT_DATE);
+    // The server wrote its Date somewhere between the request and the answer: placed midway,
+    // a slow answer misleads the clock by at most half its round trip.
+    if (status > 0 && headers.dateMs >= 0) this.clock.hint(headers.dateMs, s.inFlightSince + (now - s.inFlightSince) / 2, HINT_DATE);
     if (headers.retryAfterClamped) logWarn("Retry-After over 7 days: waiting 7 days");
     const truncated = (flags & 1) != 0;
     const body = rxBase + <usize>hdrLen;

@@ -168,8 +168,15 @@ function num(s: string, at: i32, len: i32): i64 {
   return v;
 }
 
+function daysInMonth(y: i64, mo: i64): i64 {
+  if (mo == 2) return (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28;
+  return mo == 4 || mo == 6 || mo == 9 || mo == 11 ? 30 : 31;
+}
+
+/** A civil date-time in UTC ms, or -1: a date that does not exist (30 February) is no date. */
 function civilMs(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64): i64 {
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 60) return -1;
+  if (d > daysInMonth(y, mo)) return -1;
   return ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + s * 1000;
 }
 

@@ -71,9 +71,11 @@ function bitOf(req: u8): u8 { return <u8>(1 << req); }
 const NEVER: i64 = I64.MAX_VALUE;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
-/** After a reboot, a transient wait resumes for at most this: a device that reboots more often
- * than its wait must still get through (the request budget bounds what that costs). */
+/** After a reboot a wait resumes for at most this (transient) or this long (403, 404, a refused
+ * reset secret): a power-on cannot know how much of it passed while it was off, and a device
+ * that reboots more often than its wait must still try (the request budget bounds the cost). */
 const RESUMED_WAIT_MAX_MS: i64 = 60_000;
+const RESUMED_LONG_WAIT_MAX_MS: i64 = 3_600_000;
 /** The shortest wait before retrying a halved batch. */
 const HALVE_WAIT_MS: i64 = 1_000;
 
@@ -102,7 +104,7 @@ export class Session {
     this.failed = failed;
     this.policy = policy;
     if (attempt == 0 || waitMs <= 0) { this.state = S_OFFLINE; return; }
-    const wait = policy == POLICY_TRANSIENT || policy == 0 ? min(waitMs, RESUMED_WAIT_MAX_MS) : waitMs;
+    const wait = min(waitMs, policy == POLICY_TRANSIENT || policy == 0 ? RESUMED_WAIT_MAX_MS : RESUMED_LONG_WAIT_MAX_MS);
     this.state = S_BACKING_OFF;
     // After a power-on nothing is connected: a wait that led to IDLE leads to OFFLINE.
     this.resume = resume == S_RESET_DUE ? S_RESET_DUE : S_OFFLINE;

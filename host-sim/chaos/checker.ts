@@ -43,6 +43,27 @@ export const LIMITS = {
 };
 export type Limits = typeof LIMITS;
 
+/**
+ * The longest wait the contract asks after an answer (assembly/backoff.ts, DEVICE-API.md):
+ * 404, and a reset secret refused (401/403 on a reset), "stop calling for a long back-off"
+ * (up to 24 h plus its 1 h floor); 403 "back off, try again later" (up to 6 h plus 1 min).
+ * Decision where the contract is silent: recovery is due within 2 h of honesty, or of the end
+ * of such a wait asked before honesty, whichever is later.
+ */
+export function contractWaitMs(r: RequestObs): number {
+  const isReset = r.url.endsWith('/connections/reset');
+  if (r.status === 404 || (isReset && (r.status === 401 || r.status === 403))) return 25 * 3_600_000;
+  if (r.status === 403) return 6 * 3_600_000 + 60_000;
+  return 0;
+}
+
+/** When the last wait the contract asked before honesty is over (honesty itself when none is longer). */
+export function recoveryFrom(t: DeviceTrace): number {
+  let end = t.honestAt;
+  for (const r of t.requests) if (r.at < t.honestAt) end = Math.max(end, r.at + contractWaitMs(r));
+  return end;
+}
+
 export interface Violation {
   invariant: Invariant;
   deviceId: string;
@@ -382,6 +403,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
   let recoveryMs: number | null = null;
   let late = 0;
   let worstLate: { key: string; at: number; ms: number } | null = null;
+  const recoveryStart = recoveryFrom(t);
   for (const [key, recs] of byKey) {
     const complete = recs.filter((r) => r.complete);
     if (complete.length === 0) continue; // cut while programming: may or may not arrive
@@ -400,7 +422,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
       add({ invariant: 'delivery', epoch: rec.epoch, id: rec.id, at: rec.at, detail: `recorded at ${fmtTime(rec.at)}, never delivered (run ended ${fmtTime(t.endAt)})` });
     }
     if (rec.at < t.honestAt) {
-      const ms = got === undefined ? Infinity : Math.max(0, got - t.honestAt);
+      const ms = got === undefined ? Infinity : Math.max(0, got - recoveryStart);
       if (got !== undefined) recoveryMs = Math.max(recoveryMs ?? 0, ms);
       else if (ended) recoveryMs = Infinity;
       if (ms > l.recoveryMs && (got !== undefined || ended)) {
@@ -414,7 +436,7 @@ export function checkTrace(t: DeviceTrace, l: Limits = LIMITS): CheckResult {
     const rec = byKey.get(worstLate.key)!.find((r) => r.complete)!;
     add({
       invariant: 'recovery', epoch: rec.epoch, id: rec.id, at: t.honestAt,
-      detail: `${late} uplinks recorded before honesty at ${fmtTime(t.honestAt)} not delivered within ${fmtOffset(l.recoveryMs)} (worst: recorded at ${fmtTime(rec.at)}, ${Number.isFinite(worstLate.ms) ? `delivered ${fmtOffset(worstLate.ms)} after honesty` : 'never delivered'})${lastChaosBefore(t)}`,
+      detail: `${late} uplinks recorded before honesty at ${fmtTime(t.honestAt)} not delivered within ${fmtOffset(l.recoveryMs)}${recoveryStart > t.honestAt ? ` of the end of the last wait the contract asked, ${fmtTime(recoveryStart)}` : ''} (worst: recorded at ${fmtTime(rec.at)}, ${Number.isFinite(worstLate.ms) ? `delivered ${fmtOffset(worstLate.ms)} after that` : 'never delivered'})${lastChaosBefore(t)}`,
     });
   }
 
@@ -526,7 +548,12 @@ function contentOf(topic: unknown, data: unknown): string {
 function recordAsSent(recs: RecordObs[], at: number): RecordObs | undefined {
   let best: RecordObs | undefined;
   for (const r of recs) if (r.at <= at && (r.complete || !best)) best = r;
-  return best ?? recs[0];
+  best ??= recs[0];
+  // A mount makes the last entry solid by programming the very same bytes again (log/README.md,
+  // "Repair the head"): the record was taken when that payload was first programmed (that
+  // program may have been cut after its bytes landed), not then.
+  if (best) for (const r of recs) if (r.payloadHash === best.payloadHash) return r;
+  return best;
 }
 
 function fmtOffset(ms: number): string {

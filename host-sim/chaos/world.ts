@@ -20,6 +20,7 @@ import { drainingBattery } from '../fleet/board.ts';
 import { T0, mixSeed } from '../proof/world.ts';
 import { ChaosFrontDoor, RunAbort } from './front-door.ts';
 import { decodeRecordProgram } from './record-format.ts';
+import { recoveryFrom } from './checker.ts';
 import {
   ALLOW_HOSTS, FACTORY_HOST, TENANT, active, damageDecision, gnssDecision,
   type ChaosProfile, type DevicePlan, type EventMask, type TimeEvent,
@@ -377,6 +378,8 @@ export class World {
       armedFlash = null;
       armedKv = null;
       if (off) await boot();
+      // A long wait the contract asked before honesty (a 404, a refused reset) runs out first.
+      t.endAt = Math.max(t.endAt, recoveryFrom(t) + this.profile.drainMs);
       while (s.now < t.endAt) await guard(() => s.runUntil(t.endAt));
     } catch (e) {
       if (!(e instanceof RunAbort)) throw e;
