@@ -1,10 +1,8 @@
 // The chaos cloud over real HTTP on loopback, driving the Linux board under wasm3 for a short
 // slice in real time (host-sim/chaos/board.ts): power cuts inside flash operations, kills at
 // random instants, traps, store damage between power-ons, GNSS extremes, timeouts and absence.
-// The board program's path is TRACKAGENT_LINUX_BOARD (default: the cargo build's output).
-//
-// As in the in-process slice, the invariants are those of issue 10, which the module does not
-// meet yet: "holds every invariant" is marked `fails` until it does (then turn it into `it`).
+// The board program's path is TRACKAGENT_LINUX_BOARD (default: the CMake build's output).
+// As in the in-process slice, every invariant it can judge must hold.
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INVARIANT_NAMES } from '../host-sim/chaos/checker.ts';
@@ -37,7 +35,6 @@ describe.skipIf(!fs.existsSync(BOARD))(`chaos simulator: the Linux board over re
     expect(r.trace.aborted, r.trace.aborted?.reason).toBeUndefined();
   });
 
-  // Expected to fail until the agent meets issue 10 (see the top of this file).
   it('holds every invariant: 0 violations', () => {
     const broken = INVARIANT_NAMES.filter((k) => r.result.counts[k] > 0).map((k) => `${k} ${r.result.counts[k]}`);
     expect(r.result.violations.length, `violations by invariant: ${broken.join(', ')}\n${r.result.violations.slice(0, 5).map(violationLine).join('\n')}`).toBe(0);

@@ -2,11 +2,8 @@
 // module against the chaos cloud with power cuts, traps, store damage and lying GNSS, every
 // device checked against every invariant; plus the properties the simulator itself must have
 // (same seed, same trace, whatever the worker split; faults that can be masked one by one).
-//
-// The invariants are those of issue 10, which the module does not meet yet: the slice's
-// "holds every invariant" test is marked `fails` until it does, and prints what broke, by
-// invariant. When the agent meets the contract it starts to pass, and vitest reports the
-// `fails` test as failed: turn it into a plain `it` then.
+// Every invariant of issue 10 must hold: a violation fails the slice and prints what broke,
+// by invariant, with the command that replays it.
 import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INVARIANT_NAMES } from '../host-sim/chaos/checker.ts';
@@ -84,7 +81,6 @@ describe('chaos simulator: the CI slice', () => {
     expect(t.firedEvents).toBeGreaterThan(t.requests / 10);
   });
 
-  // Expected to fail until the agent meets issue 10 (see the top of this file).
   it('holds every invariant: 0 violations', () => {
     const broken = INVARIANT_NAMES.filter((k) => report.byInvariant[k] > 0).map((k) => `${k} ${report.byInvariant[k]}`);
     const first = INVARIANT_NAMES.map((k) => report.sample.find((v) => v.invariant === k)).filter((v) => v !== undefined).map(violationLine);

@@ -29,7 +29,7 @@ import { PROFILES, TENANT, planDevice, type ChaosProfile } from './schedule.ts';
 import type { DeviceTrace, RecordObs } from './trace.ts';
 import type { FiredEvent } from './world.ts';
 
-export const DEFAULT_BOARD = 'boards/linux/target/release/trackagent-linux';
+export const DEFAULT_BOARD = 'build/boards/native/trackagent-linux';
 const FACTORY = '127.0.0.1';
 const ALLOWED = ['127.0.0.2', '127.0.0.3'];
 const FOREIGN = '127.0.0.9';
