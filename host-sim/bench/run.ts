@@ -12,6 +12,7 @@ import { wasm3Figures, nativeInstructionsPerUplink, interpreterTextBytes } from 
 import { esp32Fit, ESP_IDF } from './esp32-fit.ts';
 import { fleetThroughput } from './fleet-throughput.ts';
 import { rv32Figures } from './rv32.ts';
+import { chaosFigures } from '../chaos/figures.ts';
 
 const budgets = loadBudgets();
 const rows: { figure: string; value: string; goal: string; budget: string; anchor: string; key?: string }[] = [];
@@ -146,6 +147,17 @@ step(`fleet throughput, 1,000 devices x 24 h: ${repeats} runs in process, 1 over
 const tp = await fleetThroughput({ devices: 1000, hours: 24, repeats });
 for (const t of tp.rows) row(`fleet ${fmt(tp.devices)} x ${tp.hours} h: device-hours per second, ${t.label} (median of ${t.runs.length})`, `${fmt(t.median)} (x${fmt(t.median / tp.baseline, 2)} of ${tp.baselineLabel})`);
 json.fleet = tp;
+
+// The chaos simulator (issue 10): the same profile as the CI slice, a tenth of its size.
+const chaosDays = Number(process.env.BENCH_CHAOS_DEVICE_DAYS ?? 1_000);
+step(`chaos: ${fmt(chaosDays)} device-days against the chaos cloud (a minute or two)`);
+const ch = await chaosFigures({ deviceDays: chaosDays });
+row(`chaos (${ch.profile} profile, seed ${ch.seed}): device-days / per second (${ch.workers} workers)`, `${fmt(ch.simulatedDeviceDays)} / ${fmt(ch.deviceDaysPerSecond, 1)}`);
+row('chaos: violations of any invariant', fmt(ch.violations));
+row('chaos: worst requests without a verified ack in one hour, any device', `${fmt(ch.worstRequestsPerHour)} (contract: 60)`, undefined,
+  { measured: ch.worstRequestsPerHour, anchor: 60, what: 'the contract\'s budget' });
+row('chaos: worst recovery after honesty / devices never recovered', `${fmt(ch.worstRecoveryMs / 60_000, 1)} min / ${ch.neverRecovered}`);
+json.chaos = ch;
 
 const cols = ['figure', 'value', 'goal', 'budget', 'anchor'] as const;
 const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...rows.map((r) => r[c].length))])) as Record<(typeof cols)[number], number>;
