@@ -292,7 +292,7 @@ export async function runBoardSlice(o: BoardSliceOptions): Promise<BoardSliceRes
   return { trace, result: checkTrace(trace), fired, segments: segments.length, exitCodes };
 }
 
-/** Traps of one segment: `trap in step` lines are debug_trap's when --trap-every armed them. */
+/** Traps of one segment: `trap in agent_step` lines (the glue names the export) are debug_trap's when --trap-every armed them. */
 function noteTraps(trace: DeviceTrace, lines: string[], out: string, seg: Segment, at: number): void {
   let injected = 0;
   if (seg.trapEvery) {
@@ -306,7 +306,7 @@ function noteTraps(trace: DeviceTrace, lines: string[], out: string, seg: Segmen
   for (const line of lines) {
     const m = /trap in (\S+?):/.exec(line);
     if (!m) continue;
-    const ours = m[1] === 'step' && injected > 0;
+    const ours = (m[1] === 'agent_step' || m[1] === 'step') && injected > 0;
     if (ours) injected--;
     trace.traps.push({ at, injected: ours, where: line.replace(/^\[[^\]]*\]\s*/, '') });
   }
