@@ -252,10 +252,17 @@ export class Agent {
       return;
     }
     // One Date alone is not trusted to date uplinks (clock.ts); rather than send this boot's
-    // undated uplinks without a time, ask a second answer once: a connect.
+    // undated uplinks without a time, ask a second answer once: a connect, as soon as its
+    // Date can confirm the first (clock.ts: agreeing Dates must be a minute apart). The
+    // uplinks wait for it; the wait is at most that minute.
     if (this.undated && this.clock.known && !this.clock.trusted && !this.timeChecked && s.state == S_IDLE) {
-      this.timeChecked = true;
-      s.connectNow(now);
+      const at = this.clock.confirmableAt();
+      if (at > now) {
+        this.sendHoldUntil = max(this.sendHoldUntil, at);
+      } else {
+        this.timeChecked = true;
+        s.connectNow(now);
+      }
     }
     // A wait of zero (the reset right after a 401) leads to the next request in this step;
     // the bound keeps a host that fails every request at once from looping here.

@@ -3,22 +3,33 @@
 // from that monotonic clock. The rules (contract, "Time"):
 //  - a GNSS fix outranks a Date header: it sets an unset or tentative clock at once;
 //  - one Date header alone only makes the clock *tentative* (good enough to read a Retry-After
-//    date); the clock is *trusted* once a GNSS fix, or the Date of another answer, agrees
-//    within AGREE_MS. Only a trusted clock stamps uplinks and decides key rotation, so one
-//    lying answer can never date an uplink;
+//    date); the clock is *trusted* once a GNSS fix, or the Date of another answer at least
+//    MIN_SPAN_MS later, agrees within AGREE_MS. Only a trusted clock stamps uplinks and decides
+//    key rotation, so one lying answer can never date an uplink;
 //  - a trusted clock moves by at most an hour on one hint, backwards by at most a minute; a
-//    larger or a Date-only correction is held until a second hint agrees with it, and a hint
-//    that agrees with the clock as it is drops what was held (so a lie repeated between honest
-//    answers never confirms itself).
-// A wrong value needs two agreeing lies with no honest answer between them to be trusted: the
-// simulator's chaos cloud draws its Date lies per answer, so they do not agree (a consistently
-// lying source is undetectable and out of scope).
+//    larger or a Date-only correction is held until later hints agree with it (two for a GNSS
+//    correction, three Dates spread over MIN_SPAN_MS for a Date-only one), and a hint that
+//    agrees with the clock as it is drops what was held (so a lie repeated between honest
+//    answers never confirms itself);
+//  - while GNSS has agreed with the clock in the last GNSS_RULES_MS, Dates cannot move it.
+// Why the span: answers that arrive together (a connect and the uplinks after it, a retry a
+// second later) can carry the same wrong absolute Date, and a fixed value read twice in one
+// moment agrees with itself. Spread over a minute, a fixed wrong Date no longer agrees (its
+// offset drifts with the monotonic clock), and random lies agreeing three times are too rare
+// to meet (the chaos simulator's 100,000 device-days met two agreeing ones four times).
+// A consistently lying source is undetectable and out of scope.
 
 const MAX_BACKSTEP_MS: i64 = 60_000;
 const MAX_STEP_MS: i64 = 3_600_000;
 /** Two hints agree when their offsets differ by at most this: a slow answer's Date lags. */
 const AGREE_MS: i64 = 30_000;
 const CANDIDATES: i32 = 4;
+/** Agreeing hints count only when taken this far apart (see the header). */
+const MIN_SPAN_MS: i64 = 60_000;
+/** A GNSS fix that agreed this recently outranks any Date. */
+const GNSS_RULES_MS: i64 = 6 * 3_600_000;
+/** Hints (the new one included) that must agree before a Date-only correction moves a trusted clock. */
+const DATE_CORRECTION_VOTES: i32 = 3;
 // Hints before 2020 or after 2200 are not a clock, they are noise.
 const UTC_MIN_MS: i64 = 1_577_836_800_000;
 const UTC_MAX_MS: i64 = 7_258_118_400_000;
@@ -32,6 +43,8 @@ export const HINT_APPLIED: i32 = 2;   // the clock moved (or became trusted)
 
 class Candidate {
   offset: i64 = 0;
+  firstMono: i64 = 0;
+  votes: i32 = 0;
   used: bool = false;
 }
 
@@ -46,6 +59,8 @@ export class UtcClock {
   // carries the same timestamp (a retry is the same uplink, byte for byte).
   private anchorMs: i64 = 0;
   private held: StaticArray<Candidate> = new StaticArray<Candidate>(CANDIDATES);
+  private gnssSeen: bool = false;
+  private gnssAgreedAt: i64 = 0;
   private nextSlot: i32 = 0;
 
   constructor() {
@@ -57,8 +72,8 @@ export class UtcClock {
     if (utcMs < UTC_MIN_MS || utcMs > UTC_MAX_MS) return HINT_IGNORED;
     const offset = utcMs - monoMs;
     if (!this.trusted) {
-      if (source == HINT_GNSS || this.agreesWithHeld(offset)) return this.set(offset, true);
-      this.hold(offset);
+      if (source == HINT_GNSS || this.confirmed(offset, monoMs, 2)) return this.set(offset, monoMs, source);
+      this.hold(offset, monoMs);
       this.offsetMs = offset; // the newest estimate, tentative
       this.known = true;
       return HINT_HELD;
@@ -68,18 +83,35 @@ export class UtcClock {
     if (size <= AGREE_MS) {
       this.dropHeld();
       if (source != HINT_GNSS) return HINT_IGNORED; // a Date's lag is noise at this scale
+      this.gnssAgreedAt = monoMs;
+      this.gnssSeen = true;
       this.offsetMs += d < -MAX_BACKSTEP_MS ? -MAX_BACKSTEP_MS : d;
       return HINT_APPLIED;
     }
     if (source == HINT_GNSS && size <= MAX_STEP_MS) {
       this.dropHeld();
+      this.gnssAgreedAt = monoMs;
+      this.gnssSeen = true;
       this.offsetMs += d < -MAX_BACKSTEP_MS ? -MAX_BACKSTEP_MS : d;
       this.anchorMs = this.offsetMs; // a correction, not a tweak: records move with it
       return HINT_APPLIED;
     }
-    if (this.agreesWithHeld(offset)) return this.set(offset, true);
-    this.hold(offset);
+    if (source != HINT_GNSS && this.gnssSeen && monoMs - this.gnssAgreedAt < GNSS_RULES_MS) return HINT_IGNORED;
+    if (this.confirmed(offset, monoMs, source == HINT_GNSS ? 2 : DATE_CORRECTION_VOTES)) return this.set(offset, monoMs, source);
+    this.hold(offset, monoMs);
     return HINT_HELD;
+  }
+
+  /**
+   * When another agreeing Date could first make a tentative clock trusted (the candidate the
+   * tentative value came from, plus MIN_SPAN_MS); -1 when there is none.
+   */
+  confirmableAt(): i64 {
+    for (let i = 0; i < CANDIDATES; i++) {
+      const c = this.held[i];
+      if (c.used && agree(this.offsetMs, c.offset)) return c.firstMono + MIN_SPAN_MS;
+    }
+    return -1;
   }
 
   /** UTC at monotonic time `monoMs` of this boot; only meaningful when `known`. */
@@ -88,11 +120,15 @@ export class UtcClock {
   /** UTC of a record taken at `monoMs` of this boot before the clock was trusted. */
   anchorAt(monoMs: i64): i64 { return monoMs + this.anchorMs; }
 
-  private set(offset: i64, trusted: bool): i32 {
+  private set(offset: i64, monoMs: i64, source: i32): i32 {
     this.offsetMs = offset;
     this.anchorMs = offset;
     this.known = true;
-    this.trusted = trusted;
+    this.trusted = true;
+    if (source == HINT_GNSS) {
+      this.gnssSeen = true;
+      this.gnssAgreedAt = monoMs;
+    }
     this.dropHeld();
     return HINT_APPLIED;
   }
@@ -101,23 +137,41 @@ export class UtcClock {
     for (let i = 0; i < CANDIDATES; i++) this.held[i].used = false;
   }
 
-  /** A held hint (each hint is another answer or fix) with the same offset. */
-  private agreesWithHeld(offset: i64): bool {
+  /**
+   * Whether this hint makes `votes` agreeing hints with a held candidate first taken at least
+   * MIN_SPAN_MS earlier (each hint is another answer or fix).
+   */
+  private confirmed(offset: i64, monoMs: i64, votes: i32): bool {
     for (let i = 0; i < CANDIDATES; i++) {
       const c = this.held[i];
-      if (!c.used) continue;
-      const d = offset - c.offset;
-      if (d <= AGREE_MS && d >= -AGREE_MS) return true;
+      if (!c.used || !agree(offset, c.offset)) continue;
+      if (c.votes + 1 >= votes && monoMs - c.firstMono >= MIN_SPAN_MS) return true;
     }
     return false;
   }
 
-  private hold(offset: i64): void {
+  /** Counts the hint towards an agreeing candidate, or holds it as a new one. */
+  private hold(offset: i64, monoMs: i64): void {
+    for (let i = 0; i < CANDIDATES; i++) {
+      const c = this.held[i];
+      if (c.used && agree(offset, c.offset)) {
+        // Votes taken in one moment count once: a fixed lie read twice is one lie.
+        if (monoMs - c.firstMono >= MIN_SPAN_MS) c.votes++;
+        return;
+      }
+    }
     const c = this.held[this.nextSlot];
     this.nextSlot = (this.nextSlot + 1) % CANDIDATES;
     c.offset = offset;
+    c.firstMono = monoMs;
+    c.votes = 1;
     c.used = true;
   }
+}
+
+function agree(a: i64, b: i64): bool {
+  const d = a - b;
+  return d <= AGREE_MS && d >= -AGREE_MS;
 }
 
 // Days from 1970-01-01 to a civil date (proleptic Gregorian), and back. The usual
