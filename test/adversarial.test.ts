@@ -203,6 +203,28 @@ describe('time that lies', () => {
     expect(h.stat('utcKnown')).toBe(1);
   });
 
+  it('the same wrong Date on answers that come together (retries a second apart), no GNSS: no uplink is stamped with it', async () => {
+    // One fixed Date four hours ahead, on three answers in a row after the clock is trusted:
+    // read within a second or two, the lie agrees with itself; it must not move the clock.
+    const lie = new Date(T0 + 2 * HOUR + 4 * HOUR).toUTCString();
+    let lied = 0;
+    h = await harness({ transport: 'memory', gnss: { timeoutRate: 1 } });
+    h.faults = (ctx) => {
+      if (ctx.endpoint !== 'uplink' || ctx.now < T0 + 2 * HOUR || lied >= 3) return null;
+      lied++;
+      return lied < 3
+        ? { kind: 'status', status: 500, headers: { date: lie } }
+        : { kind: 'status', status: 201, afterHandling: true, body: '{"accepted":1,"duplicates":0}', headers: { date: lie } };
+    };
+    h.boot();
+    await h.run(6 * HOUR);
+    expect(lied).toBe(3);
+    const stamped = h.uplinks().filter((u) => typeof u.timestamp === 'string' && !(u.data as { timeUnknown?: boolean }).timeUnknown);
+    expect(stamped.length).toBeGreaterThan(30);
+    // No uplink is stamped later than the cloud received it (the lie was ahead).
+    for (const u of stamped) expect(Date.parse(u.timestamp)).toBeLessThanOrEqual(Date.parse(u.receivedAt) + MIN);
+  });
+
   it('a damaged state record between boots: uplinks of the earlier boot without UTC go timeUnknown, never an invented time', async () => {
     let offline = true;
     h = await harness({ transport: 'memory', gnss: { timeoutRate: 1 } });
