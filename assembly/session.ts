@@ -24,7 +24,7 @@
 //   reset    OK                OFFLINE                               new key: connect on it
 //   send     OK                IDLE                                  ACT_ACK
 //   send     TOO_LARGE         BACKING_OFF  IDLE         floor      ACT_HALVE (batch of 2+)
-//   any      AUTH (401)        BACKING_OFF  RESET_DUE    transient  no wait on the first
+//   any      AUTH (401)        BACKING_OFF  RESET_DUE    transient  no wait unless the last failure was one
 //   any      FORBIDDEN (403)   BACKING_OFF  OFFLINE      forbidden
 //   any      GONE (404)        BACKING_OFF  OFFLINE      long       (reset: RESET_DUE)
 //   reset    SECRET_REFUSED    BACKING_OFF  RESET_DUE    long       ACT_REPORT_SECRET
@@ -89,6 +89,8 @@ export class Session {
   policy: u8 = 0;
   /** The wait in force, for the store. */
   waitMs: i64 = 0;
+  /** The last failure was a 401 (or the reset after one): the next 401 waits. */
+  private authFailedLast: bool = false;
   /** What is in flight, REQ_NONE if nothing. */
   inFlight: u8 = REQ_NONE;
   inFlightSince: i64 = 0;
@@ -103,6 +105,8 @@ export class Session {
     this.attempt = attempt;
     this.failed = failed;
     this.policy = policy;
+    // A stored wait that led to a reset followed a 401 or a failed reset: not a fresh 401.
+    this.authFailedLast = attempt > 0 && resume == S_RESET_DUE;
     if (attempt == 0 || waitMs <= 0) { this.state = S_OFFLINE; return; }
     const wait = min(waitMs, policy == POLICY_TRANSIENT || policy == 0 ? RESUMED_WAIT_MAX_MS : RESUMED_LONG_WAIT_MAX_MS);
     this.state = S_BACKING_OFF;
@@ -170,9 +174,13 @@ export class Session {
     this.attempt++;
     this.failed |= bitOf(req);
     this.policy = policy;
-    // A 401 after a success: the key expired or was revoked; reset at once. A second one in a
-    // row waits like any failure.
-    let waitMs: i64 = outcome == OUT_AUTH && this.attempt == 1 ? 0 : backoffDelay(policyOf(policy), <i32>min<u32>(this.attempt, 30), random);
+    // A 401 that follows no other 401: the key expired or was revoked; reset at once, even
+    // after a long outage (the answer proves the link is back; the outage's wait would only
+    // let the log fill). A 401 after a 401 or a failed reset, whatever succeeded in between,
+    // waits like any failure, so "connect 200, uplink 401, reset 200" meets a growing wait.
+    const firstAuth = outcome == OUT_AUTH && !this.authFailedLast;
+    this.authFailedLast = outcome == OUT_AUTH || req == REQ_RESET;
+    let waitMs: i64 = firstAuth ? 0 : backoffDelay(policyOf(policy), <i32>min<u32>(this.attempt, 30), random);
     this.wait(now, resume, waitMs, retryAfterMs);
     return act;
   }
@@ -185,6 +193,7 @@ export class Session {
         this.attempt = 0;
         this.policy = 0;
         this.waitMs = 0;
+        this.authFailedLast = false;
       }
       act |= ACT_PERSIST;
     }

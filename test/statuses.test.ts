@@ -39,6 +39,24 @@ describe('statuses', () => {
     expect(h.seen.filter((r) => r.endpoint === 'reset').length).toBe(1);
   });
 
+  it('a 401 when the cloud comes back after a long outage: the reset goes at once, not after the outage\'s wait', async () => {
+    let down = true;
+    h = await harness();
+    h.faults = whileOn(() => down, { kind: 'drop' });
+    h.boot();
+    await h.run(3 * HOUR); // many failures: the transient wait is long now
+    expect(h.stat('backoffAttempt')).toBeGreaterThan(6);
+    h.cloud.revokeKey(h.apiKey); // revoked while the device was cut off
+    down = false;
+    const from = h.seen.length;
+    await h.run(3 * HOUR);
+    const after = h.seen.slice(from);
+    expect(after.slice(0, 3).map((r) => r.endpoint)).toEqual(['connect', 'reset', 'connect']);
+    expect(after[1].t - after[0].t).toBeLessThan(5_000);
+    expect(h.stat('buffered')).toBe(0);
+    expect(h.uplinks().length).toBe(h.stat('lastId'));
+  });
+
   it('403: backs off without a reset, and recovers when the device is enabled again', async () => {
     let disabled = true;
     h = await harness();
