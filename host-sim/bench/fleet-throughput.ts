@@ -2,7 +2,7 @@
 // in-process transport (worker threads, and one thread as the baseline) and for loopback
 // sockets. Timings are noisy: medians of `repeats` runs, and ratios against the baseline.
 import { runFleet } from '../fleet/fleet.ts';
-import { loadModule } from '../fleet/board.ts';
+import { loadModule } from '../sim-device.ts';
 import { totals } from '../fleet/summary.ts';
 
 export interface ThroughputRow { label: string; runs: number[]; median: number; lost: number }

@@ -24,11 +24,12 @@ import { FakeCloud } from '../cloud/fake-cloud.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
 import { NorFlash, PowerCut, type FlashModel } from '../hal/flash.ts';
 import { MemoryKv, provision, type KvStore } from '../hal/kv.ts';
-import { NET_BROKEN, NET_REFUSED, NET_TIMEOUT, type HttpRequest, type HttpResult, type HttpTransport } from '../hal/http.ts';
-import { Gnss, type MotionSource } from '../hal/gnss.ts';
+import { MemoryTransport, NET_REFUSED, type ExchangeObserver, type HttpRequest, type HttpResult } from '../hal/http.ts';
+import type { MotionSource } from '../hal/gnss.ts';
 import { Rng } from '../hal/random.ts';
 import { Scheduler } from '../scheduler.ts';
 import { decodeUplinkRecord } from '../device-records.ts';
+import { simDevice } from '../sim-device.ts';
 
 export const T0 = Date.parse('2026-11-23T00:00:00Z');
 export const TENANT = 'proof';
@@ -254,22 +255,6 @@ class ProofKv implements KvStore {
   }
 }
 
-/** Straight into the world's FakeCloud, with the identity checks of every request. */
-class ProofTransport implements HttpTransport {
-  connectionsOpened = 0;
-  constructor(private w: World) {}
-
-  async request(req: HttpRequest): Promise<HttpResult> {
-    return this.requestSync(req);
-  }
-
-  requestSync(req: HttpRequest): HttpResult {
-    return this.w.serve(req);
-  }
-
-  close() {}
-}
-
 const EMPTY = new Uint8Array(0);
 const dec = new TextDecoder();
 
@@ -374,19 +359,18 @@ export class World {
     this.flash = new ProofFlash(this, opts.model, flashSeed);
     this.kv = new ProofKv(this);
     provision(this.kv.inner, { tenantId: TENANT, deviceId: DEVICE_ID, environment: environmentOf(0), apiKey: d.apiKey, resetSecret: d.resetSecret });
-    const rng = new Rng(mixSeed(this.seed, 0x72));
-    const hal: DeviceHal = {
+    this.device = simDevice({
+      module: opts.module,
       kv: this.kv,
       flash: this.flash,
-      http: new ProofTransport(this),
-      gnss: new Gnss(new ClockRoute(T0), new Rng(mixSeed(this.seed, 0x67)), { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 }),
-      rng,
-      battery: () => 87,
+      http: new MemoryTransport(this.cloud, this.exchanges),
+      gnss: { route: new ClockRoute(T0), rng: new Rng(mixSeed(this.seed, 0x67)), options: { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 } },
+      rng: new Rng(mixSeed(this.seed, 0x72)),
       log: (level, line) => this.onLog(level, line),
-    };
-    const board: BoardSettings = { dev: true, firmware: 'proof', allowHosts: HOSTS };
-    this.device = new ProofDevice(opts.module, hal, board, this);
-    this.sched.add(this.device);
+      board: { dev: true, firmware: 'proof', allowHosts: HOSTS },
+      host: (module, hal, board) => new ProofDevice(module, hal, board, this),
+      scheduler: this.sched,
+    }) as ProofDevice;
   }
 
   // ---- secrets and environments ----
@@ -631,50 +615,51 @@ export class World {
 
   // ---- HTTP ----
 
-  serve(req: HttpRequest): HttpResult {
+  /** Uplink ids of the request being served (set when it is sent, counted when answered). */
+  private sending: number[] | null = null;
+
+  /** The in-process transport's observer: identity checks, then what was sent and delivered. */
+  readonly exchanges: ExchangeObserver = {
+    sent: (req) => this.sent(req),
+    answered: (_req, path, r) => this.answered(path, r),
+  };
+
+  private sent(req: HttpRequest): { path: string } | { answer: HttpResult } {
     const url = req.url;
+    this.sending = null;
     // https://host/gN/api/... : the environment is scheme, host and first path segment.
     const hostEnd = url.startsWith('https://') ? url.indexOf('/', 8) : -1;
     const envEnd = hostEnd < 0 ? -1 : url.indexOf('/', hostEnd + 1);
     if (envEnd < 0) {
       this.violation('identity', `request to ${url.slice(0, 60)}: not under an environment the cloud told`);
-      return { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 };
+      return { answer: { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 } };
     }
     const env = url.slice(0, envEnd);
     const path = url.slice(envEnd);
-    const headers: Record<string, string> = {};
-    for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
-    const isReset = path.endsWith('/connections/reset');
-    if (!isReset) {
+    if (!path.endsWith('/connections/reset')) {
       // The request's environment and key must be one generation's pair.
-      const key = headers['x-api-key'] ?? '';
+      let key = '';
+      for (const k in req.headers) if (k.toLowerCase() === 'x-api-key') key = req.headers[k];
       const issued = this.issued.get(key);
       if (!issued) this.violation('identity', `${path.slice(path.lastIndexOf('/'))} with an apiKey the cloud never issued`);
       else if (issued.env !== env) this.violation('identity', `request mixes the apiKey of generation ${issued.gen} with environment ${env} (paired with ${issued.env})`);
     } else if (!/^https:\/\/[a-c]\.proof\.test\/g\d+$/.test(env)) {
       this.violation('identity', `reset sent to ${env}`);
     }
-    const isUplink = path.endsWith('/uplinks');
     const isBackfill = path.endsWith('/uplinks/backfill');
-    const ids = isUplink || isBackfill ? this.noteSent(req.body, isBackfill) : null;
-    let outcome: ReturnType<FakeCloud['serve']>;
-    try {
-      outcome = this.cloud.serve({ method: req.method, path, headers, body: req.body, remoteAddress: '127.0.0.1' });
-    } catch {
-      return { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 };
+    if (isBackfill || path.endsWith('/uplinks')) this.sending = this.noteSent(req.body, isBackfill);
+    return { path };
+  }
+
+  private answered(path: string, r: HttpResult): void {
+    const ids = this.sending;
+    this.sending = null;
+    if (path.endsWith('/connections/reset') && r.status === 200) this.resetsServed++;
+    if (path.endsWith('/uplinks/backfill') && r.status === 200) this.backfillRequestsOk++;
+    // Delivered: the cloud took them (2xx) or already had them (409).
+    if (ids !== null && ((r.status >= 200 && r.status < 300) || r.status === 409)) {
+      for (const id of ids) this.deliveries.set(id, (this.deliveries.get(id) ?? 0) + 1);
     }
-    if (outcome.kind === 'respond') {
-      const r = outcome.response;
-      if (isReset && r.status === 200) this.resetsServed++;
-      if (isBackfill && r.status === 200) this.backfillRequestsOk++;
-      // Delivered: the cloud took them (2xx) or already had them (409).
-      if (ids !== null && ((r.status >= 200 && r.status < 300) || r.status === 409)) {
-        for (const id of ids) this.deliveries.set(id, (this.deliveries.get(id) ?? 0) + 1);
-      }
-      return { status: r.status, headers: r.headers, body: r.body, virtualMs: 0 };
-    }
-    if (outcome.kind === 'hang') return { status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs };
-    return { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 };
   }
 
   /** Notes the uplinks of a request body; returns their ids. */

@@ -1,28 +1,27 @@
 // One simulated tracker against the fake cloud, over real loopback sockets, in virtual time:
 // what most suites start from. Every key the cloud issues and every module log line are
 // recorded for the secret scan (global-setup.ts).
-import fs from 'node:fs';
 import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
 import { startCloudServer } from '../../host-sim/cloud/server.ts';
 import type { FaultHook } from '../../host-sim/cloud/faults.ts';
-import { DeviceHost, STAT, type BoardSettings } from '../../host-sim/device-host.ts';
+import { STAT, type BoardSettings, type DeviceHost } from '../../host-sim/device-host.ts';
 import { NorFlash } from '../../host-sim/hal/flash.ts';
 import { Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
-import { Gnss, RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
+import { RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
+import { DEFAULT_WASM, sharedModule, simDevice } from '../../host-sim/sim-device.ts';
 import { recordLogLine, recordSecret } from './secrets-log.ts';
 
-export const RELEASE_WASM = 'build/trackagent.wasm';
+export const RELEASE_WASM = DEFAULT_WASM;
 export const T0 = Date.parse('2026-11-23T00:00:00Z');
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
 
-let compiled: WebAssembly.Module | null = null;
+/** The release module, compiled once per test file. */
 export function releaseModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(fs.readFileSync(RELEASE_WASM));
-  return compiled;
+  return sharedModule(RELEASE_WASM);
 }
 
 let secretCounter = 0;
@@ -99,18 +98,19 @@ export class Harness {
   }
 
   makeDevice(board: BoardSettings = this.opts.board ?? { dev: true, firmware: '1.2.0' }): DeviceHost {
-    return new DeviceHost(releaseModule(), {
+    return simDevice({
+      module: releaseModule(),
       kv: this.kv,
       flash: this.flash,
       http: this.http,
-      gnss: new Gnss(new RandomWalk(this.rng), this.rng, this.opts.gnss),
+      gnss: { route: new RandomWalk(this.rng), options: this.opts.gnss },
       rng: this.rng,
-      battery: () => 87,
       log: (level, line) => {
         this.logs.push({ level, line });
         recordLogLine(line);
       },
-    }, board);
+      board,
+    });
   }
 
   /** Powers the device on (again); returns agent_start's status. */
