@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { FakeCloud } from '../cloud/fake-cloud.ts';
 import { STAT, type DeviceHost } from '../device-host.ts';
-import { Scheduler } from '../scheduler.ts';
+import { SIM_START_UTC, Scheduler } from '../scheduler.ts';
 import type { NorFlash } from '../hal/flash.ts';
 import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../hal/http.ts';
 import { FixedPoint } from '../hal/gnss.ts';
@@ -12,7 +12,7 @@ import { Rng } from '../hal/random.ts';
 import { DEFAULT_WASM, loadModule, simDevice } from '../sim-device.ts';
 
 export const RELEASE_WASM = DEFAULT_WASM;
-const T0 = Date.parse('2026-11-23T00:00:00Z');
+const T0 = SIM_START_UTC;
 const HOUR = 3_600_000;
 
 export function moduleBytes(path = RELEASE_WASM): number {

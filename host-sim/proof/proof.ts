@@ -76,7 +76,7 @@ export async function runTask(module: WebAssembly.Module, t: TaskSpec): Promise<
       errorLines: r.errorLines,
       credCommits: t.part === 'baseline' ? r.credCommits : undefined,
       cutEvents: failed || t.verbose ? r.cuts.slice(0, t.verbose ? 50 : 10) : undefined,
-      logTail: failed || t.verbose ? world.logTail() : undefined,
+      logTail: failed || t.verbose ? world.findings.logTail() : undefined,
     };
   } catch (e) {
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -84,16 +84,16 @@ export async function runTask(module: WebAssembly.Module, t: TaskSpec): Promise<
     return {
       ...base,
       counts,
-      cutsFired: world.cuts.length,
-      kvCuts: world.cuts.filter((c) => c.kind === 'kv').length,
+      cutsFired: world.plan.cuts.length,
+      kvCuts: world.plan.cuts.filter((c) => c.kind === 'kv').length,
       rotations: 0,
       outages: 0,
       virtualMs: world.sched.now,
       wallMs: performance.now() - wall,
-      violations: [{ what: 'crash', detail: message, at: world.sched.now }, ...world.violations.slice(0, 9)],
-      errorLines: Object.fromEntries(world.errorLines),
-      cutEvents: world.cuts.slice(0, 10),
-      logTail: world.logTail(),
+      violations: [{ what: 'crash', detail: message, at: world.sched.now }, ...world.findings.violations.slice(0, 9)],
+      errorLines: Object.fromEntries(world.findings.errorLines),
+      cutEvents: world.plan.cuts.slice(0, 10),
+      logTail: world.findings.logTail(),
       crashed: e instanceof Error ? e.stack ?? message : message,
     };
   }

@@ -6,7 +6,7 @@ import { startCloudServer } from '../../host-sim/cloud/server.ts';
 import type { FaultHook } from '../../host-sim/cloud/faults.ts';
 import { STAT, type BoardSettings, type DeviceHost } from '../../host-sim/device-host.ts';
 import { NorFlash } from '../../host-sim/hal/flash.ts';
-import { Scheduler } from '../../host-sim/scheduler.ts';
+import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
 import { RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
@@ -15,7 +15,7 @@ import { DEFAULT_WASM, sharedModule, simDevice } from '../../host-sim/sim-device
 import { recordLogLine, recordSecret } from './secrets-log.ts';
 
 export const RELEASE_WASM = DEFAULT_WASM;
-export const T0 = Date.parse('2026-11-23T00:00:00Z');
+export const T0 = SIM_START_UTC;
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
 
