@@ -1,7 +1,7 @@
 // Decoding what the device writes, as the proof sees it from outside: the 'R' entry a flash
 // program carries (log/README.md, "Entry"; the record's payload through device-records.ts)
 // and the uplinks of a request body. Nothing here keeps state.
-import { decodeUplinkRecord } from '../device-records.ts';
+import { decodeRecordEntry, decodeUplinkRecord } from '../device-records.ts';
 
 /**
  * The proof's one number for an uplink: its epoch's ordinal (the log key's high half, the
@@ -16,27 +16,11 @@ export function ordinalOfUid(uid: number): number {
   return Math.floor((uid - 1) / EPOCH_SPAN) + 1;
 }
 
-const ENTRY_HEADER = 16;
-const ENTRY_RECORD = 0x52; // 'R'
-const RECORD_MAX = 96;
-
-/**
- * The 'R' entry a program writes: its uid and the epoch its payload names, or undefined. A
- * program of the log is: optional fill units (0x00) first, then at most one entry (16-byte
- * header: kind, length, 0xFFFF, CRC, log key; then the record, assembly/uplink.ts).
- */
+/** The 'R' entry a program writes: its uid and the epoch its payload names, or undefined. */
 export function recordOf(data: Uint8Array, progSize: number): { uid: number; epoch: number } | undefined {
-  let p = 0;
-  while (p + progSize <= data.length) {
-    let zero = true;
-    for (let i = 0; i < progSize; i++) if (data[p + i] !== 0) { zero = false; break; }
-    if (!zero) break;
-    p += progSize;
-  }
-  if (p + ENTRY_HEADER > data.length || data[p] !== ENTRY_RECORD || data[p + 1] > RECORD_MAX || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return undefined;
-  const dv = new DataView(data.buffer, data.byteOffset, data.length);
-  const record = decodeUplinkRecord(data.subarray(p + ENTRY_HEADER, p + ENTRY_HEADER + data[p + 1]));
-  return { uid: uidOf(dv.getUint32(p + 12, true), dv.getUint32(p + 8, true)), epoch: record?.epoch ?? -1 };
+  const e = decodeRecordEntry(data, progSize);
+  if (!e) return undefined;
+  return { uid: uidOf(e.ordinal, e.id), epoch: decodeUplinkRecord(e.payload)?.epoch ?? -1 };
 }
 
 /** One uplink as a request body carries it (device-api.md), fields unchecked. */
