@@ -1,7 +1,7 @@
 // Decoding what the device writes, as the proof sees it from outside: the 'R' entry a flash
 // program carries (log/README.md, "Entry"; the record's payload through device-records.ts)
 // and the uplinks of a request body. Nothing here keeps state.
-import { decodeRecordEntry, decodeUplinkRecord } from '../device-records.ts';
+import { decodeRecordEntry, decodeUplinkRecord } from '../../host-sim/device-records.ts';
 
 /**
  * The proof's one number for an uplink: its epoch's ordinal (the log key's high half, the

@@ -10,16 +10,16 @@
 //   wire.ts       decoding a flash program's 'R' entry and a request body's uplinks
 //   serve.ts      the in-process transport's observer: identity checks, deliveries
 //   findings.ts   the violations, error lines and log tail of a run
-import { DeviceHost, STAT, SESSION_STATE, type BoardSettings, type DeviceHal } from '../device-host.ts';
-import { FakeCloud } from '../cloud/fake-cloud.ts';
-import type { KeyPurpose } from '../cloud/keys.ts';
-import type { FlashModel } from '../hal/flash.ts';
-import { provision } from '../hal/kv.ts';
-import { MemoryTransport } from '../hal/http.ts';
-import type { MotionSource } from '../hal/gnss.ts';
-import { Rng, mixSeed } from '../hal/random.ts';
-import { SIM_START_UTC, Scheduler } from '../scheduler.ts';
-import { simDevice, type FlashGeometry } from '../sim-device.ts';
+import { DeviceHost, STAT, SESSION_STATE, type BoardSettings, type DeviceHal } from '../../host-sim/device-host.ts';
+import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
+import type { KeyPurpose } from '../../host-sim/cloud/keys.ts';
+import type { FlashModel } from '../../host-sim/hal/flash.ts';
+import { provision } from '../../host-sim/hal/kv.ts';
+import { MemoryTransport } from '../../host-sim/hal/http.ts';
+import type { MotionSource } from '../../host-sim/hal/gnss.ts';
+import { Rng, mixSeed } from '../../host-sim/hal/random.ts';
+import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
+import { simDevice, type FlashGeometry } from '../../host-sim/sim-device.ts';
 import { CutPlan, planKey, type CutPoint } from './cut-plan.ts';
 import { Findings } from './findings.ts';
 import { IdentityLedger, UplinkLedger, latitudeAt, type LedgerCounts } from './oracle.ts';

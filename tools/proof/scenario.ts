@@ -6,10 +6,10 @@
 // powers on 1 s later, a new instance boots (pending answers of the dead one are lost) and
 // the scenario goes on. At the end the cloud heals and the device drains its log; then the
 // world checks the invariants against the cloud.
-import { PowerCut } from '../hal/flash.ts';
-import { STAT } from '../device-host.ts';
-import { Rng } from '../hal/random.ts';
-import { mixSeed } from '../hal/random.ts';
+import { PowerCut } from '../../host-sim/hal/flash.ts';
+import { STAT } from '../../host-sim/device-host.ts';
+import { Rng } from '../../host-sim/hal/random.ts';
+import { mixSeed } from '../../host-sim/hal/random.ts';
 import { DEVICE_ID, type CredCommit, type CutEvent, type CutPoint, type Violation, type World, type WorldCounts } from './world.ts';
 
 const MIN = 60_000;

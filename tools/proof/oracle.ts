@@ -11,9 +11,9 @@
 // the cut interrupted is "uncertain": it may or may not arrive, but at most once. When an
 // erase starts, the recorded ids of that sector the cloud does not have yet are lost with it
 // (the scenario never fills the log).
-import { STAT } from '../device-host.ts';
-import type { KvStore } from '../hal/kv.ts';
-import { decodeCred } from '../device-records.ts';
+import { STAT } from '../../host-sim/device-host.ts';
+import type { KvStore } from '../../host-sim/hal/kv.ts';
+import { decodeCred } from '../../host-sim/device-records.ts';
 import type { Findings } from './findings.ts';
 import { ordinalOfUid, uidOf, type WireUplink } from './wire.ts';
 

@@ -2,14 +2,14 @@
 // check (test/budgets.test.ts): module size, linear memory, HTTP requests, body bytes and
 // connections per 1,000 backfilled uplinks, flash per record. Same build, same figures.
 import fs from 'node:fs';
-import { FakeCloud } from '../cloud/fake-cloud.ts';
-import { STAT, type DeviceHost } from '../device-host.ts';
-import { SIM_START_UTC, Scheduler } from '../scheduler.ts';
-import type { NorFlash } from '../hal/flash.ts';
-import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../hal/http.ts';
-import { FixedPoint } from '../hal/gnss.ts';
-import { Rng } from '../hal/random.ts';
-import { DEFAULT_WASM, loadModule, simDevice } from '../sim-device.ts';
+import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
+import { STAT, type DeviceHost } from '../../host-sim/device-host.ts';
+import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
+import type { NorFlash } from '../../host-sim/hal/flash.ts';
+import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../../host-sim/hal/http.ts';
+import { FixedPoint } from '../../host-sim/hal/gnss.ts';
+import { Rng } from '../../host-sim/hal/random.ts';
+import { DEFAULT_WASM, loadModule, simDevice } from '../../host-sim/sim-device.ts';
 
 export const RELEASE_WASM = DEFAULT_WASM;
 const T0 = SIM_START_UTC;

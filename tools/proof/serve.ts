@@ -2,7 +2,7 @@
 // (hal/http.ts MemoryTransport). Every request is checked before the cloud sees it (under an
 // environment the cloud told, with that generation's apiKey; a reset only to a proof host),
 // its uplinks noted, and the answer counted: deliveries, resets, backfills.
-import { NET_REFUSED, type ExchangeObserver, type HttpRequest, type HttpResult } from '../hal/http.ts';
+import { NET_REFUSED, type ExchangeObserver, type HttpRequest, type HttpResult } from '../../host-sim/hal/http.ts';
 import type { Findings } from './findings.ts';
 import type { IdentityLedger, UplinkLedger } from './oracle.ts';
 import { uplinksOfBody } from './wire.ts';

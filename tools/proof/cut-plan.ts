@@ -3,7 +3,7 @@
 // together in the order they happen ("op" index). A plan names operations by any of the three;
 // beforeOp, called right before each operation, says whether this one is to be cut (the
 // instrumented flash and store, proof-hal.ts, then make the cut land as the model says).
-import type { Rng } from '../hal/random.ts';
+import type { Rng } from '../../host-sim/hal/random.ts';
 import type { Findings } from './findings.ts';
 
 export type OpSpace = 'flash' | 'kv' | 'op';

@@ -4,9 +4,9 @@
 // NorFlash itself (cutAfter(0): what lands follows the model); a KV set lands whole or not
 // at all and then PowerCut is thrown. Either way the exception leaves the module like the
 // board dying; the driver (scenario.ts) catches it, powers on and reboots.
-import { NorFlash, PowerCut, type FlashModel } from '../hal/flash.ts';
-import { MemoryKv, type KvStore } from '../hal/kv.ts';
-import type { FlashGeometry } from '../sim-device.ts';
+import { NorFlash, PowerCut, type FlashModel } from '../../host-sim/hal/flash.ts';
+import { MemoryKv, type KvStore } from '../../host-sim/hal/kv.ts';
+import type { FlashGeometry } from '../../host-sim/sim-device.ts';
 import type { CutPlan } from './cut-plan.ts';
 import type { UplinkLedger } from './oracle.ts';
 import { recordOf } from './wire.ts';
