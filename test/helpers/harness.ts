@@ -53,6 +53,11 @@ export class Harness {
   logs: { level: number; line: string }[] = [];
   /** Every request that reached the cloud, in order. */
   seen: { t: number; endpoint: string; key: string; body: string }[] = [];
+  /**
+   * Every request the device sent, to any host, with what it was told (transport 'memory'
+   * only: over sockets a request to a host nobody serves never shows).
+   */
+  sent: { t: number; url: string; status: number }[] = [];
   /** The test's fault hook; may be replaced while the device runs. */
   faults: FaultHook | null;
   apiKey = '';
@@ -86,7 +91,9 @@ export class Harness {
     } else {
       this.url = 'https://cloud.test'; // no sockets, so a production (https-only) board can run
       this.cloud.baseUrl = this.url;
-      this.http = new MemoryTransport(this.cloud);
+      this.http = new MemoryTransport(this.cloud, {
+        answered: (req, _path, r) => this.sent.push({ t: this.sched.now, url: req.url, status: r.status }),
+      });
     }
     const d = this.cloud.createDevice({ tenantId: this.tenantId, deviceId: this.deviceId });
     this.apiKey = d.apiKey;
