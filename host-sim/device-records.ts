@@ -84,6 +84,35 @@ export function decodeBudget(v: Uint8Array | undefined): { storedAtMs: number; a
   return r.atEnd() && version === 3 && n <= 60 ? { storedAtMs, agesMs } : undefined;
 }
 
+/** The flash log's entries (assembly/log/README.md, "Entry"): a 16-byte header, then the payload. */
+export const LOG_ENTRY_HEADER = 16;
+export const LOG_ENTRY_RECORD = 0x52; // 'R'
+export const LOG_ENTRY_ACK = 0x41; // 'A'
+export const LOG_MAX_PAYLOAD = 96;
+
+/** An 'R' entry: the log key's halves (id, the epoch's ordinal) and the record payload. */
+export interface StoredLogEntry { id: number; ordinal: number; payload: Uint8Array }
+
+/**
+ * The 'R' entry one program of the log writes, or undefined (fill, 'A', a header, junk). A
+ * program is optional fill units (0x00), then at most one entry: kind, payload length, 0xFFFF,
+ * CRC (not checked), the log key (u64 LE: id in the low half, ordinal in the high), payload.
+ */
+export function decodeRecordEntry(data: Uint8Array, progSize: number): StoredLogEntry | undefined {
+  let p = 0;
+  while (p + progSize <= data.length) {
+    let zero = true;
+    for (let i = 0; i < progSize; i++) if (data[p + i] !== 0) { zero = false; break; }
+    if (!zero) break;
+    p += progSize;
+  }
+  if (p + LOG_ENTRY_HEADER > data.length) return undefined;
+  const len = data[p + 1];
+  if (data[p] !== LOG_ENTRY_RECORD || len > LOG_MAX_PAYLOAD || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return undefined;
+  const dv = new DataView(data.buffer, data.byteOffset, data.length);
+  return { id: dv.getUint32(p + 8, true), ordinal: dv.getUint32(p + 12, true), payload: data.subarray(p + LOG_ENTRY_HEADER, p + LOG_ENTRY_HEADER + len) };
+}
+
 /** A flash log record's payload (uplink.ts, format version 2). */
 export interface StoredUplinkRecord {
   kind: 'position' | 'health';

@@ -10,6 +10,9 @@
 // the next wake-up, for a device talking to a real cloud.
 import type { DeviceHost } from './device-host.ts';
 
+/** Where the virtual UTC of a simulated run starts when nothing else matters (tests, proof, chaos, benchmarks). */
+export const SIM_START_UTC = Date.parse('2026-11-23T00:00:00Z');
+
 export interface SchedulerOptions {
   /** Follow the wall clock (sleep between wake-ups) instead of jumping. */
   realtime?: boolean;

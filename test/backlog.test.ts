@@ -6,9 +6,9 @@
 import { describe, it, expect } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { backlogFigures, RELEASE_WASM } from '../host-sim/bench/figures.ts';
-import { loadBudgets, overBudget } from '../host-sim/bench/budgets.ts';
-import type { DrainRun } from '../host-sim/bench/wasm3.ts';
+import { backlogFigures, RELEASE_WASM } from '../tools/bench/figures.ts';
+import { loadBudgets, overBudget } from '../tools/bench/budgets.ts';
+import type { DrainRun } from '../tools/bench/wasm3.ts';
 
 const run = promisify(execFile);
 const budgets = loadBudgets();
@@ -38,7 +38,7 @@ describe('a 2,000-record backlog', () => {
   }, 120_000);
 
   it('does the same under wasm3, 32-bit, lazy compile', async () => {
-    const { stdout: bin } = await run('bash', ['host-sim/bench/wasm3/build.sh', '--m32'], { encoding: 'utf8' });
+    const { stdout: bin } = await run('bash', ['tools/bench/wasm3/build.sh', '--m32'], { encoding: 'utf8' });
     const out = await run(bin.trim().split('\n').pop()!, ['drain', RELEASE_WASM, String(RECORDS), 'lazy'], { encoding: 'utf8' })
       .catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
     const d = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as DrainRun & { buffered: number; traps: number };

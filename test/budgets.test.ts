@@ -1,10 +1,10 @@
 // The deterministic figures of `npm run bench` held against test/budgets.json. A change that
 // breaks one fails here with the figure, its budget and the measured value. No timings.
 import { describe, it, expect } from 'vitest';
-import { loadBudgets, overBudget, boardFigures } from '../host-sim/bench/budgets.ts';
-import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from '../host-sim/bench/figures.ts';
-import { allocationFigures } from '../host-sim/bench/allocation.ts';
-import { wasm3Figures } from '../host-sim/bench/wasm3.ts';
+import { loadBudgets, overBudget, boardFigures } from '../tools/bench/budgets.ts';
+import { moduleBytes, memoryFigures, backfillFigures, liveFigures, logFigures } from '../tools/bench/figures.ts';
+import { allocationFigures } from '../tools/bench/allocation.ts';
+import { wasm3Figures } from '../tools/bench/wasm3.ts';
 
 const budgets = loadBudgets();
 const check = (name: string, measured: number) => expect(overBudget(name, measured, budgets), `${name} = ${measured}`).toBeNull();

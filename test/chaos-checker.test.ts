@@ -6,8 +6,9 @@ import { checkTrace, INVARIANT_NAMES, SecretScan, type Invariant } from '../host
 import type { DeviceTrace, RecordObs, RequestObs } from '../host-sim/chaos/trace.ts';
 import { decodeRecordProgram, encodePayloadV2, encodeRecordProgram, KIND_HEALTH, KIND_POSITION } from '../host-sim/chaos/record-format.ts';
 import { bisectLength, ddmin, shrinkRun } from '../host-sim/chaos/shrink.ts';
+import { SIM_START_UTC } from '../host-sim/scheduler.ts';
 
-const T0 = Date.parse('2026-11-23T00:00:00Z');
+const T0 = SIM_START_UTC;
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const API_KEY = 'Kq7Zr2Lm9Xp4Tt6Vw8Yb1Nc3Hd5Jf0Gs';

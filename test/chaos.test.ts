@@ -11,7 +11,7 @@ import { formatReport, violationLine } from '../host-sim/chaos/report.ts';
 import { runAndCheck, runChaos, layout, type ChaosReport } from '../host-sim/chaos/run.ts';
 import { planDevice, PROFILES } from '../host-sim/chaos/schedule.ts';
 import { shrinkRun } from '../host-sim/chaos/shrink.ts';
-import { loadModule } from '../host-sim/fleet/board.ts';
+import { loadModule } from '../host-sim/sim-device.ts';
 
 const SLICE_SEED = 20261123;
 const SLICE_DEVICE_DAYS = 10_000;

@@ -1,10 +1,10 @@
-// The CI slice of the power-cut proof (host-sim/proof/README.md): the same runs as `npm run
+// The CI slice of the power-cut proof (tools/proof/README.md): the same runs as `npm run
 // proof`, bounded: each flash model with a cut every 25th flash operation (always the first
 // and last five), a KV cut every 10th set (landing and not: the request budget stores its level before each request, so sets are many), every pair of cuts across the first
 // key rotation's identity commit under each model, and a soak of 170 random cuts per model.
 // Every run must keep every invariant, and every planned cut must have fired.
 import { describe, expect, it } from 'vitest';
-import { FULL_CONFIG, MODELS, formatFailure, formatTables, loadModule, pairPoints, runProof, sweepPoints, type ProofConfig } from '../host-sim/proof/proof.ts';
+import { FULL_CONFIG, MODELS, formatFailure, formatTables, loadModule, pairPoints, runProof, sweepPoints, type ProofConfig } from '../tools/proof/proof.ts';
 
 const SLICE: ProofConfig = {
   ...FULL_CONFIG,

@@ -58,7 +58,6 @@ describe('statuses', () => {
   });
 
   it('403: backs off without a reset, and recovers when the device is enabled again', async () => {
-    let disabled = true;
     h = await harness();
     h.cloud.updateDevice(h.deviceId, { isEnabled: false });
     h.boot();
@@ -71,10 +70,18 @@ describe('statuses', () => {
     expect(h.uplinks().length).toBe(0);
     const buffered = h.stat('buffered');
     expect(buffered).toBeGreaterThan(10);
+    // Disabled, every request was refused with 403.
+    const refused = h.deviceRequests();
+    expect(refused.map((r) => r.status)).toEqual(refused.map(() => 403));
+    const enabledAt = h.sched.utcNow();
     h.cloud.updateDevice(h.deviceId, { isEnabled: true });
-    disabled = false;
     await h.run(8 * HOUR);
-    expect(disabled).toBe(false);
+    // Enabled: the next retry of the 403 back-off (at most its 6 h cap and 1 min floor after
+    // the last refusal) is accepted, and so is every request from then on.
+    const after = h.deviceRequests().filter((r) => r.t >= enabledAt);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after[0].t - refused.at(-1)!.t).toBeLessThanOrEqual(6 * HOUR + MIN);
+    expect(after.filter((r) => r.status < 200 || r.status >= 300)).toEqual([]);
     expect(h.stat('buffered')).toBe(0);
     expect(h.uplinks().length).toBe(h.stat('lastId'));
   });

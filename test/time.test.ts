@@ -8,6 +8,7 @@ import { harness, Harness, T0, MIN, HOUR } from './helpers/harness.ts';
 let h: Harness;
 afterEach(async () => { await h?.stop(); });
 
+const DAY = 24 * HOUR;
 
 describe('time', () => {
   it('re-anchors uplinks recorded before UTC was known, in the same boot', async () => {
@@ -62,18 +63,38 @@ describe('time', () => {
         expect(sent.timestamp).toBeUndefined();
         expect((sent.data as Record<string, unknown>).timeUnknown).toBe(true);
       } else {
-        expect(typeof sent.timestamp).toBe('string');
+        // The second boot's: its own time, kept by the cloud, within that boot (from 1 h on,
+        // UTC learned from a Date header to the second).
+        expect(sent.timestamp).toBe(u.timestamp);
+        expect(Date.parse(u.timestamp)).toBeGreaterThanOrEqual(T0 + HOUR - 1000);
+        expect(Date.parse(u.timestamp)).toBeLessThanOrEqual(T0 + HOUR + 10 * MIN + 2 * HOUR);
         expect((sent.data as Record<string, unknown>).timeUnknown).toBeUndefined();
       }
     }
   });
 
   it('takes UTC from a GNSS fix when no cloud answers', async () => {
+    let offline = true;
     h = await harness({ gnss: { timeoutRate: 0 } });
-    h.faults = (ctx) => (ctx.endpoint !== 'operator' ? { kind: 'drop' } : null);
+    h.faults = (ctx) => (offline && ctx.endpoint !== 'operator' ? { kind: 'drop' } : null);
     h.boot();
+    // The satellites' UTC runs a day behind the cloud's: a time that came from a fix shows.
+    h.device.utcAtBootMs -= DAY;
     await h.run(10 * MIN);
     expect(h.stat('utcKnown')).toBe(1);
+    const recordedOffline = h.stat('lastId');
+    expect(recordedOffline).toBeGreaterThan(1);
+    // Back online: the cloud's Date does not outrank a fix that agreed within 6 h, so every
+    // uplink recorded offline is stamped on the GNSS clock: a day back, in its 10 minutes.
+    offline = false;
+    await h.run(30 * MIN);
+    const ups = h.uplinks().filter((u) => u.id <= recordedOffline);
+    expect(ups.length).toBe(recordedOffline);
+    for (const u of ups) {
+      const sinceBoot = Date.parse(u.timestamp) - (T0 - DAY);
+      expect(sinceBoot).toBeGreaterThanOrEqual(-1000);
+      expect(sinceBoot).toBeLessThanOrEqual(10 * MIN);
+    }
   });
 
   it('never moves UTC back by more than a minute on one hint', async () => {

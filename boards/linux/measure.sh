@@ -12,7 +12,7 @@
 #              wasm3 heap as a 64-bit and as a 32-bit program, and the native
 #              stack with wasm3 built without sibling calls, as on Xtensa.
 #
-# The ESP32 fit and the 2,000-record backlog drain under wasm3 are host-sim/bench's
+# The ESP32 fit and the 2,000-record backlog drain under wasm3 are tools/bench's
 # (wasm3/, esp32-fit.ts).
 # Needs valgrind, CMake, node (fake cloud), build/trackagent.wasm; gcc-multilib
 # for the 32-bit figures (skipped without it). Takes about a minute.
@@ -115,7 +115,7 @@ if (process.env.M32 === "true") {
     importDepthNoTailCalls32Bytes: nt32m.importDepthPeakBytes,
   });
   // Whether it fits an ESP32 is computed from measured figures and the free heap ESP-IDF
-  // documents, in host-sim/bench/esp32-fit.ts (npm run bench), not assumed here.
+  // documents, in tools/bench/esp32-fit.ts (npm run bench), not assumed here.
 }
 console.log(JSON.stringify(out));
 '

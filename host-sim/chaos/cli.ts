@@ -8,7 +8,7 @@
 // Exit 0 when every invariant held, 1 on any violation, 2 on a usage error.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WASM, loadModule } from '../fleet/board.ts';
+import { DEFAULT_WASM, loadModule } from '../sim-device.ts';
 import { DEFAULT_BOARD, runBoardSlice } from './board.ts';
 import { violationLine, formatReport, formatTrace } from './report.ts';
 import { layout, resolveProfile, runAndCheck, runChaos } from './run.ts';

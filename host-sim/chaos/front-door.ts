@@ -9,8 +9,7 @@ import { FakeCloud } from '../cloud/fake-cloud.ts';
 import type { FaultAction } from '../cloud/faults.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
 import { NET_BROKEN, NET_REFUSED, NET_TIMEOUT, type HttpRequest, type HttpResult } from '../hal/http.ts';
-import { Rng } from '../hal/random.ts';
-import { mixSeed } from '../proof/world.ts';
+import { Rng, mixSeed } from '../hal/random.ts';
 import { endpointOf } from './checker.ts';
 import {
   HONEST, labelOf, renderCountsLie, renderDate, renderRetryAfter, rewriteConnect, rewriteReset,

@@ -1,6 +1,7 @@
 // What the chaos world reads out of the flash programs it watches: the uplink log's 'R' entries
 // (assembly/log/README.md, "Entry") and the agent's record payload inside them. This is the one
-// place that knows those layouts: when the log or the payload changes, adapt this file only.
+// place in the chaos simulator that knows those layouts; the entry itself is decoded by
+// host-sim/device-records.ts, the one decoder of what the module stores.
 //
 // A program of the log is optional fill units (0x00) and then at most one entry:
 //   0 kind ('R' 0x52 record, 'A' 0x41 acknowledgement) | 1 payload length | 2-3 0xFFFF |
@@ -12,9 +13,10 @@
 // 2-5 boot, 6-13 time (i64 ms). Its records decode with epoch null, and so do its uplinks on the
 // wire (no `epoch` member), so the checker still pairs them by id.
 
-export const ENTRY_RECORD = 0x52;
-export const ENTRY_HEADER_BYTES = 16;
-export const MAX_PAYLOAD = 96;
+import {
+  decodeRecordEntry, LOG_ENTRY_ACK as ENTRY_ACK, LOG_ENTRY_HEADER as ENTRY_HEADER_BYTES, LOG_ENTRY_RECORD as ENTRY_RECORD, LOG_MAX_PAYLOAD as MAX_PAYLOAD,
+} from '../device-records.ts';
+
 export const KIND_POSITION = 1;
 export const KIND_HEALTH = 2;
 const FORMAT_V2 = 2;
@@ -44,18 +46,8 @@ function fnv(b: Uint8Array): number {
 
 /** The 'R' entry a log program writes, or null when it writes none (fill, 'A', header, junk). */
 export function decodeRecordProgram(data: Uint8Array, progSize: number): RecordEntry | null {
-  let p = 0;
-  while (p + progSize <= data.length) {
-    let zero = true;
-    for (let i = 0; i < progSize; i++) if (data[p + i] !== 0) { zero = false; break; }
-    if (!zero) break;
-    p += progSize;
-  }
-  if (p + ENTRY_HEADER_BYTES > data.length) return null;
-  const len = data[p + 1];
-  if (data[p] !== ENTRY_RECORD || len > MAX_PAYLOAD || data[p + 2] !== 0xff || data[p + 3] !== 0xff) return null;
-  const payload = data.subarray(p + ENTRY_HEADER_BYTES, Math.min(data.length, p + ENTRY_HEADER_BYTES + len));
-  return { id: u32(data, p + 8), ...decodePayload(payload), payloadHash: fnv(payload) };
+  const e = decodeRecordEntry(data, progSize);
+  return e ? { id: e.id, ...decodePayload(e.payload), payloadHash: fnv(e.payload) } : null;
 }
 
 /** Kind, version and epoch of a record payload. */
@@ -93,7 +85,6 @@ export function encodeRecordProgram(id: number, payload: Uint8Array, progSize: n
 }
 
 const SECTOR_MAGIC = [0x54, 0x4c, 0x4f, 0x47]; // "TLOG"
-const ENTRY_ACK = 0x41;
 
 /**
  * The 'R' entries of a whole log partition image (a board's flash file), sector by sector:

@@ -3,7 +3,7 @@
 // violations gathered; the first failing device of each broken invariant shrunk (shrink.ts).
 // `runChaos` is the API (the CLI, the CI slice and the benchmark call it).
 import { Worker } from 'node:worker_threads';
-import { loadModule, DEFAULT_WASM } from '../fleet/board.ts';
+import { loadModule, DEFAULT_WASM } from '../sim-device.ts';
 import { checkTrace, INVARIANT_NAMES, LIMITS, type DeviceFigures, type Invariant, type Violation } from './checker.ts';
 import { shrinkRun } from './shrink.ts';
 import { PROFILES, planDevice, type ChaosProfile, type DevicePlan } from './schedule.ts';

@@ -11,8 +11,7 @@
 // Request, GNSS and damage decisions are drawn from a stream of their own index (never from a
 // shared cursor), so masking one leaves every other decision as it was. Time events are drawn
 // over the device's full length; a shorter run keeps those that fall inside it.
-import { Rng } from '../hal/random.ts';
-import { mixSeed } from '../proof/world.ts';
+import { Rng, mixSeed } from '../hal/random.ts';
 import { deviceSeed } from '../fleet/board.ts';
 import type { FlashModel } from '../hal/flash.ts';
 import { drawDecision, type ChaosDecision, type ChaosEndpoint, type DrawContext } from './chaos-cloud.ts';

@@ -14,10 +14,10 @@ import { NorFlash, PowerCut } from '../hal/flash.ts';
 import { MemoryKv, provision, type KvStore } from '../hal/kv.ts';
 import type { HttpRequest, HttpResult, HttpTransport } from '../hal/http.ts';
 import { Gnss, RandomWalk, type GnssAnswer, type MotionSource } from '../hal/gnss.ts';
-import { Rng } from '../hal/random.ts';
-import { Scheduler } from '../scheduler.ts';
+import { Rng, mixSeed } from '../hal/random.ts';
+import { SIM_START_UTC as T0, Scheduler } from '../scheduler.ts';
 import { drainingBattery } from '../fleet/board.ts';
-import { T0, mixSeed } from '../proof/world.ts';
+import { simDevice } from '../sim-device.ts';
 import { ChaosFrontDoor, RunAbort } from './front-door.ts';
 import { decodeRecordProgram } from './record-format.ts';
 import { recoveryFrom } from './checker.ts';
@@ -197,7 +197,10 @@ export class World {
 
     this.flash = new ObservedFlash(this, o.plan.flashSectors, o.plan.flashModel, mixSeed(o.plan.seed, 0x666c));
     const seed = o.plan.seed;
-    const hal: DeviceHal = {
+    // The factory host is on the allow-list too: the honest cloud's reset answers name it, and
+    // a device moved elsewhere must be able to come back.
+    this.device = simDevice({
+      module: o.module,
       kv: this.kv,
       flash: this.flash,
       http: new ChaosTransport(this),
@@ -208,11 +211,10 @@ export class World {
         if (line.startsWith('board: module trapped')) this.device.lastTrapLine = line;
         this.trace.logs.push({ at: this.sched.now, level, line });
       },
-    };
-    // The factory host is on the allow-list too: the honest cloud's reset answers name it, and
-    // a device moved elsewhere must be able to come back.
-    this.device = new ChaosDevice(o.module, hal, { allowHosts: [FACTORY_HOST, ...ALLOW_HOSTS], firmware: 'chaos', faultInjection: true }, this);
-    this.sched.add(this.device);
+      board: { allowHosts: [FACTORY_HOST, ...ALLOW_HOSTS], firmware: 'chaos', faultInjection: true },
+      host: (module, hal, board) => new ChaosDevice(module, hal, board, this),
+      scheduler: this.sched,
+    }) as ChaosDevice;
   }
 
   fire(id: string, what: string): void {

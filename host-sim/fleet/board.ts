@@ -1,21 +1,14 @@
 // One simulated board as the fleet and device commands build it: the release module, a NOR
 // flash partition, a key-value store, a transport, GNSS over a route, a battery that drains
-// and gets recharged. The only place the simulator makes a flash: swap it here.
-import fs from 'node:fs';
-import { DeviceHost, type BoardSettings, type RawFlash } from '../device-host.ts';
+// and gets recharged, seeded from the board's seed; wired by sim-device.ts. The only place
+// the fleet and device commands make a flash: swap it here.
+import type { DeviceHost, BoardSettings, RawFlash } from '../device-host.ts';
 import type { KvStore } from '../hal/kv.ts';
 import type { HttpTransport } from '../hal/http.ts';
-import { Gnss, RandomWalk, type GnssOptions, type MotionSource } from '../hal/gnss.ts';
+import { RandomWalk, type GnssOptions, type MotionSource } from '../hal/gnss.ts';
 import { NorFlash } from '../hal/flash.ts';
 import { Rng } from '../hal/random.ts';
-
-export const DEFAULT_WASM = 'build/trackagent.wasm';
-
-export interface FlashGeometry {
-  sectorSize: number;
-  sectorCount: number;
-  progSize: number;
-}
+import { simDevice, type FlashGeometry } from '../sim-device.ts';
 
 /** 16 x 4 KiB: a small log partition, so that a thousand boards fit in memory. */
 export const FLEET_FLASH: FlashGeometry = { sectorSize: 4096, sectorCount: 16, progSize: 4 };
@@ -27,21 +20,6 @@ export type SimFlash = RawFlash & { readonly image: Uint8Array };
 /** The flash of a simulated board; `image` is its content (to keep it in a file). */
 export function makeFlash(g: FlashGeometry, image?: Uint8Array): SimFlash {
   return new NorFlash({ ...g, model: 'atomic', image });
-}
-
-/** Compiles the release module once; every device of a run instantiates the same one. */
-export function loadModule(path = DEFAULT_WASM): WebAssembly.Module {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch {
-    throw new Error(`cannot read the module ${path}: run npm run build first, or pass --wasm FILE`);
-  }
-  try {
-    return new WebAssembly.Module(new Uint8Array(bytes));
-  } catch (e) {
-    throw new Error(`${path} is not a valid WebAssembly module (${(e as Error).message}): rebuild it with npm run build`);
-  }
 }
 
 /** Seeds derived from the run's seed and a device index: independent streams per device. */
@@ -78,17 +56,19 @@ export interface BoardParts {
   log: (level: number, line: string) => void;
 }
 
-/** One board: a DeviceHost over its HAL. */
+/** One board: a DeviceHost over its HAL, each part seeded from the board's seed. */
 export function makeBoard(p: BoardParts): DeviceHost {
   const rng = new Rng(p.seed);
   const route = p.route ?? new RandomWalk(new Rng(p.seed ^ 0x5bd1e995));
-  return new DeviceHost(p.module, {
+  return simDevice({
+    module: p.module,
     kv: p.kv,
     flash: p.flash,
     http: p.http,
-    gnss: new Gnss(route, new Rng(p.seed ^ 0x1b873593), p.gnss),
+    gnss: { route, rng: new Rng(p.seed ^ 0x1b873593), options: p.gnss },
     rng,
     battery: drainingBattery(new Rng(p.seed ^ 0xcc9e2d51), p.simNow),
     log: p.log,
-  }, p.board);
+    board: p.board,
+  });
 }

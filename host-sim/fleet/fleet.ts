@@ -10,7 +10,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FakeCloud } from '../cloud/fake-cloud.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
-import { DEFAULT_WASM, loadModule } from './board.ts';
+import { DEFAULT_WASM, loadModule } from '../sim-device.ts';
 import { readGpx, type TrackPoint } from './motion.ts';
 import { outageWindow, parseFaults, type FaultSpec, type Window } from './profiles.ts';
 import { runShard, UTC_START, type ShardOptions } from './shard.ts';

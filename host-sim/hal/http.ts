@@ -142,31 +142,57 @@ export class SocketTransport implements HttpTransport {
   }
 }
 
-/** Straight into a FakeCloud: no sockets, for large fleets and the power-cut proof. */
+/**
+ * Watches (and may steer) every exchange of a MemoryTransport: what the device sent, before
+ * the cloud sees it, and what the device is told. The test harness records requests to any
+ * host with it; the power-cut proof checks identities and counts deliveries.
+ */
+export interface ExchangeObserver {
+  /**
+   * Before anything else: `{ path }` serves the request at that cloud path (default the URL's
+   * path and query), `{ answer }` answers it without the cloud, nothing lets it go on.
+   */
+  sent?(req: HttpRequest): { path: string } | { answer: HttpResult } | void;
+  /** The answer the device gets (a transport error NET_* included), and the path served. */
+  answered?(req: HttpRequest, path: string, result: HttpResult): void;
+}
+
+/** Straight into a FakeCloud: no sockets, for large fleets, the tests and the power-cut proof. */
 export class MemoryTransport implements HttpTransport {
   connectionsOpened = 0;
   private connectedTo = '';
   // The cloud's host, parsed once per change of cloud.baseUrl rather than per request.
   private baseUrl: string | undefined;
   private baseHost: string | undefined;
-  constructor(private cloud: FakeCloud) {}
+  constructor(private cloud: FakeCloud, private observer: ExchangeObserver = {}) {}
 
   async request(req: HttpRequest): Promise<HttpResult> {
     return this.requestSync(req);
   }
 
   requestSync(req: HttpRequest): HttpResult {
+    const o = this.observer;
+    const steer = o.sent?.(req);
+    if (steer && 'answer' in steer) return steer.answer;
+    const r = this.exchange(req, steer ? steer.path : null);
+    if (o.answered) o.answered(req, r.path, r.result);
+    return r.result;
+  }
+
+  private exchange(req: HttpRequest, steered: string | null): { path: string; result: HttpResult } {
+    const refused = (path: string) => ({ path, result: { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 } });
     let url: URL;
     try {
       url = new URL(req.url);
     } catch {
-      return { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 };
+      return refused(steered ?? '');
     }
+    const path = steered ?? url.pathname + url.search;
     if (this.cloud.baseUrl !== this.baseUrl) {
       this.baseUrl = this.cloud.baseUrl;
       this.baseHost = this.baseUrl ? new URL(this.baseUrl).host : undefined;
     }
-    if (this.baseHost !== undefined && url.host !== this.baseHost) return { status: NET_REFUSED, headers: {}, body: EMPTY, virtualMs: 0 };
+    if (this.baseHost !== undefined && url.host !== this.baseHost) return refused(path);
     if (this.connectedTo !== url.host) {
       this.connectedTo = url.host;
       this.connectionsOpened++;
@@ -177,15 +203,15 @@ export class MemoryTransport implements HttpTransport {
     // hang -> the whole timeout in virtual time; delays cost nothing in process.
     let outcome: ReturnType<FakeCloud['serve']>;
     try {
-      outcome = this.cloud.serve({ method: req.method, path: url.pathname + url.search, headers, body: req.body, remoteAddress: '127.0.0.1' });
+      outcome = this.cloud.serve({ method: req.method, path, headers, body: req.body, remoteAddress: '127.0.0.1' });
     } catch {
       this.connectedTo = '';
-      return { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 };
+      return { path, result: { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 } };
     }
-    if (outcome.kind === 'respond') return { status: outcome.response.status, headers: outcome.response.headers, body: outcome.response.body, virtualMs: 0 };
+    if (outcome.kind === 'respond') return { path, result: { status: outcome.response.status, headers: outcome.response.headers, body: outcome.response.body, virtualMs: 0 } };
     this.connectedTo = '';
-    if (outcome.kind === 'hang') return { status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs };
-    return { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 };
+    if (outcome.kind === 'hang') return { path, result: { status: NET_TIMEOUT, headers: {}, body: EMPTY, virtualMs: req.timeoutMs } };
+    return { path, result: { status: NET_BROKEN, headers: {}, body: EMPTY, virtualMs: 0 } };
   }
 
   close() {}

@@ -17,3 +17,21 @@ export class Rng {
   int(lo: number, hi: number): number { return lo + Math.floor(this.next() * (hi - lo + 1)); }
   chance(p: number): boolean { return this.next() < p; }
 }
+
+/** Mixes numbers into one 32-bit seed (FNV-1a over their 32-bit words). */
+export function mixSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const p of parts) {
+    let v = Math.floor(p) >>> 0;
+    const hi = Math.floor(p / 4294967296) >>> 0;
+    for (const w of [v, hi]) {
+      v = w;
+      for (let i = 0; i < 4; i++) {
+        h ^= v & 0xff;
+        h = Math.imul(h, 0x01000193) >>> 0;
+        v >>>= 8;
+      }
+    }
+  }
+  return h >>> 0;
+}

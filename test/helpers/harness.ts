@@ -1,28 +1,27 @@
 // One simulated tracker against the fake cloud, over real loopback sockets, in virtual time:
 // what most suites start from. Every key the cloud issues and every module log line are
 // recorded for the secret scan (global-setup.ts).
-import fs from 'node:fs';
 import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
 import { startCloudServer } from '../../host-sim/cloud/server.ts';
 import type { FaultHook } from '../../host-sim/cloud/faults.ts';
-import { DeviceHost, STAT, type BoardSettings } from '../../host-sim/device-host.ts';
+import { STAT, type BoardSettings, type DeviceHost } from '../../host-sim/device-host.ts';
 import { NorFlash } from '../../host-sim/hal/flash.ts';
-import { Scheduler } from '../../host-sim/scheduler.ts';
+import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
-import { Gnss, RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
+import { RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
+import { DEFAULT_WASM, sharedModule, simDevice } from '../../host-sim/sim-device.ts';
 import { recordLogLine, recordSecret } from './secrets-log.ts';
 
-export const RELEASE_WASM = 'build/trackagent.wasm';
-export const T0 = Date.parse('2026-11-23T00:00:00Z');
+export const RELEASE_WASM = DEFAULT_WASM;
+export const T0 = SIM_START_UTC;
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
 
-let compiled: WebAssembly.Module | null = null;
+/** The release module, compiled once per test file. */
 export function releaseModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(fs.readFileSync(RELEASE_WASM));
-  return compiled;
+  return sharedModule(RELEASE_WASM);
 }
 
 let secretCounter = 0;
@@ -54,6 +53,11 @@ export class Harness {
   logs: { level: number; line: string }[] = [];
   /** Every request that reached the cloud, in order. */
   seen: { t: number; endpoint: string; key: string; body: string }[] = [];
+  /**
+   * Every request the device sent, to any host, with what it was told (transport 'memory'
+   * only: over sockets a request to a host nobody serves never shows).
+   */
+  sent: { t: number; url: string; status: number }[] = [];
   /** The test's fault hook; may be replaced while the device runs. */
   faults: FaultHook | null;
   apiKey = '';
@@ -87,7 +91,9 @@ export class Harness {
     } else {
       this.url = 'https://cloud.test'; // no sockets, so a production (https-only) board can run
       this.cloud.baseUrl = this.url;
-      this.http = new MemoryTransport(this.cloud);
+      this.http = new MemoryTransport(this.cloud, {
+        answered: (req, _path, r) => this.sent.push({ t: this.sched.now, url: req.url, status: r.status }),
+      });
     }
     const d = this.cloud.createDevice({ tenantId: this.tenantId, deviceId: this.deviceId });
     this.apiKey = d.apiKey;
@@ -99,18 +105,19 @@ export class Harness {
   }
 
   makeDevice(board: BoardSettings = this.opts.board ?? { dev: true, firmware: '1.2.0' }): DeviceHost {
-    return new DeviceHost(releaseModule(), {
+    return simDevice({
+      module: releaseModule(),
       kv: this.kv,
       flash: this.flash,
       http: this.http,
-      gnss: new Gnss(new RandomWalk(this.rng), this.rng, this.opts.gnss),
+      gnss: { route: new RandomWalk(this.rng), options: this.opts.gnss },
       rng: this.rng,
-      battery: () => 87,
       log: (level, line) => {
         this.logs.push({ level, line });
         recordLogLine(line);
       },
-    }, board);
+      board,
+    });
   }
 
   /** Powers the device on (again); returns agent_start's status. */

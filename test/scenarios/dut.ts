@@ -8,13 +8,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { DeviceHost, STAT } from '../../host-sim/device-host.ts';
+import { STAT } from '../../host-sim/device-host.ts';
 import { Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { NorFlash, PowerCut } from '../../host-sim/hal/flash.ts';
 import { SocketTransport } from '../../host-sim/hal/http.ts';
-import { Gnss, FixedPoint } from '../../host-sim/hal/gnss.ts';
+import { FixedPoint } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
+import { simDevice } from '../../host-sim/sim-device.ts';
 import { releaseModule, RELEASE_WASM } from '../helpers/harness.ts';
 import { recordLogLine } from '../helpers/secrets-log.ts';
 
@@ -73,13 +74,14 @@ export class NodeDut implements DeviceUnderTest {
 
   async run(r: DutRun): Promise<DutSummary | null> {
     const sched = new Scheduler(Date.now());
-    const device = new DeviceHost(releaseModule(), {
-      kv: this.kv, flash: this.flash, http: this.http,
-      gnss: new Gnss(new FixedPoint(47.3769, 8.5417), this.rng, { timeoutRate: 0 }),
-      rng: this.rng, battery: () => 87,
+    const device = simDevice({
+      module: releaseModule(), kv: this.kv, flash: this.flash, http: this.http,
+      gnss: { route: new FixedPoint(47.3769, 8.5417), options: { timeoutRate: 0 } },
+      rng: this.rng,
       log: (_level, line) => { this.lines.push(line); recordLogLine(line); },
-    }, { dev: true, firmware: 'hil', faultInjection: r.trapEvery !== undefined });
-    sched.add(device);
+      board: { dev: true, firmware: 'hil', faultInjection: r.trapEvery !== undefined },
+      scheduler: sched,
+    });
     if (sched.boot(device) !== 0) throw new Error(`node DUT did not start: ${this.lines.at(-1)}`);
     if (r.cutAfterFlashOps !== undefined) this.flash.cutAfter(r.cutAfterFlashOps);
     if (r.trapEvery) {

@@ -6,10 +6,11 @@
 // powers on 1 s later, a new instance boots (pending answers of the dead one are lost) and
 // the scenario goes on. At the end the cloud heals and the device drains its log; then the
 // world checks the invariants against the cloud.
-import { PowerCut } from '../hal/flash.ts';
-import { STAT } from '../device-host.ts';
-import { Rng } from '../hal/random.ts';
-import { DEVICE_ID, mixSeed, type CredCommit, type CutEvent, type CutPoint, type Violation, type World, type WorldCounts } from './world.ts';
+import { PowerCut } from '../../host-sim/hal/flash.ts';
+import { STAT } from '../../host-sim/device-host.ts';
+import { Rng } from '../../host-sim/hal/random.ts';
+import { mixSeed } from '../../host-sim/hal/random.ts';
+import { DEVICE_ID, type CredCommit, type CutEvent, type CutPoint, type Violation, type World, type WorldCounts } from './world.ts';
 
 const MIN = 60_000;
 
@@ -105,8 +106,8 @@ export async function runScenario(world: World, opts: ScenarioOptions = DEFAULT_
   };
 
   const planSoakCut = () => {
-    if (soak && world.cuts.length + world.pendingCuts < opts.soakCuts!) {
-      world.planCut({ space: 'op', index: world.ops + soakRng.int(1, gapMax), deferInBackoff: opts.soakCutInBackoff ? undefined : gapMax });
+    if (soak && world.plan.cuts.length + world.plan.pendingCuts < opts.soakCuts!) {
+      world.plan.planCut({ space: 'op', index: world.plan.ops + soakRng.int(1, gapMax), deferInBackoff: opts.soakCutInBackoff ? undefined : gapMax });
     }
   };
 
@@ -114,10 +115,10 @@ export async function runScenario(world: World, opts: ScenarioOptions = DEFAULT_
   const recover = () => {
     for (;;) {
       world.flash.powerOn();
-      world.checkIdentity(`after cut ${world.cuts.length}`);
+      world.checkIdentity(`after cut ${world.plan.cuts.length}`);
       s.now += 1_000;
       planSoakCut();
-      if (soak && opts.onProgress && world.cuts.length % 100 === 0) opts.onProgress(world.cuts.length);
+      if (soak && opts.onProgress && world.plan.cuts.length % 100 === 0) opts.onProgress(world.plan.cuts.length);
       try {
         const rc = s.boot(world.device);
         if (rc !== 0) throw new RunAbort(`agent_start returned ${rc}`);
@@ -153,12 +154,12 @@ export async function runScenario(world: World, opts: ScenarioOptions = DEFAULT_
     for (;;) {
       await advance(s.now + chunk);
       const done = soak
-        ? world.cuts.length >= opts.soakCuts!
-        : world.recordedCount >= opts.minUplinks && rotations >= opts.rotations && world.resetsServed >= opts.rotations &&
+        ? world.plan.cuts.length >= opts.soakCuts!
+        : world.ledger.recordedCount >= opts.minUplinks && rotations >= opts.rotations && world.exchanges.resetsServed >= opts.rotations &&
           outagesEnded(s.now) >= opts.backfills;
       if (done) break;
       if (!soak && s.now > 48 * 60 * MIN) {
-        world.violation('scenario', `not done after 48 h of virtual time: ${world.recordedCount} uplinks, ${rotations} rotations`);
+        world.findings.violation('scenario', `not done after 48 h of virtual time: ${world.ledger.recordedCount} uplinks, ${rotations} rotations`);
         break;
       }
     }
@@ -166,10 +167,10 @@ export async function runScenario(world: World, opts: ScenarioOptions = DEFAULT_
     healed = true;
     const drainEnd = s.now + opts.drainMs;
     for (;;) {
-      if (world.device.started && world.device.stat(STAT.buffered) === 0 && world.pendingCuts === 0) break;
+      if (world.device.started && world.device.stat(STAT.buffered) === 0 && world.plan.pendingCuts === 0) break;
       if (s.now >= drainEnd) {
-        world.violation('drain', `${world.device.stat(STAT.buffered)} uplinks still buffered ${Math.round(opts.drainMs / MIN)} min after the cloud healed` +
-          (world.pendingCuts > 0 ? `; ${world.pendingCuts} planned cuts never fired` : ''));
+        world.findings.violation('drain', `${world.device.stat(STAT.buffered)} uplinks still buffered ${Math.round(opts.drainMs / MIN)} min after the cloud healed` +
+          (world.plan.pendingCuts > 0 ? `; ${world.plan.pendingCuts} planned cuts never fired` : ''));
         break;
       }
       await advance(s.now + 10_000);
@@ -177,25 +178,25 @@ export async function runScenario(world: World, opts: ScenarioOptions = DEFAULT_
   } catch (e) {
     if (!(e instanceof RunAbort)) throw e;
     aborted = true;
-    world.violation('start', e.message);
+    world.findings.violation('start', e.message);
   } finally {
     s.onTick = null;
   }
-  const unfired = world.pendingCuts;
-  if (unfired > 0 && !aborted) world.violation('cut plan', `${unfired} planned cut(s) never fired: a cut that never fires proves nothing`);
+  const unfired = world.plan.pendingCuts;
+  if (unfired > 0 && !aborted) world.findings.violation('cut plan', `${unfired} planned cut(s) never fired: a cut that never fires proves nothing`);
   const counts = world.verify();
   return {
     counts,
-    violations: world.violations,
-    cuts: world.cuts,
+    violations: world.findings.violations,
+    cuts: world.plan.cuts,
     unfired,
     rotations,
     outages: outagesEnded(s.now),
     virtualMs: s.now,
     wallMs: performance.now() - wall,
-    credCommits: world.credCommits,
-    errorLines: Object.fromEntries(world.errorLines),
-    logTail: world.violations.length > 0 ? world.logTail() : [],
+    credCommits: world.plan.credCommits,
+    errorLines: Object.fromEntries(world.findings.errorLines),
+    logTail: world.findings.violations.length > 0 ? world.findings.logTail() : [],
   };
 }
 

@@ -1,5 +1,5 @@
-// The agent under wasm3 and its native anchor, measured: host-sim/bench/wasm3/wasm3_bench.c on
-// the glue's simulated platform, and host-sim/bench/native/uplink_native.c. Instructions are
+// The agent under wasm3 and its native anchor, measured: tools/bench/wasm3/wasm3_bench.c on
+// the glue's simulated platform, and tools/bench/native/uplink_native.c. Instructions are
 // counted by callgrind (x86-64) and always taken as the difference of two runs of different
 // lengths, so start-up (process, parse, compile, agent_start) cancels out; start-up is
 // measured on its own as a run of zero hours.
@@ -41,7 +41,7 @@ export interface DrainRun {
 }
 
 async function harness(m32: boolean): Promise<string> {
-  const { stdout } = await run('bash', ['host-sim/bench/wasm3/build.sh', ...(m32 ? ['--m32'] : [])], BIG);
+  const { stdout } = await run('bash', ['tools/bench/wasm3/build.sh', ...(m32 ? ['--m32'] : [])], BIG);
   return stdout.trim().split('\n').pop()!;
 }
 
@@ -84,7 +84,7 @@ export async function wasm3Figures(records = 2000): Promise<Wasm3Figures> {
 /** Instructions per acknowledged uplink of the same work in C (gcc -O2), start-up cancelled out. */
 export async function nativeInstructionsPerUplink(): Promise<number> {
   fs.mkdirSync('build/bench', { recursive: true });
-  await run('gcc', ['-O2', '-std=c99', '-Wall', '-Wextra', '-Werror', 'host-sim/bench/native/uplink_native.c', '-o', NATIVE_BIN], BIG);
+  await run('gcc', ['-O2', '-std=c99', '-Wall', '-Wextra', '-Werror', 'tools/bench/native/uplink_native.c', '-o', NATIVE_BIN], BIG);
   const [a, b] = [1000, 11000];
   const ra = await callgrind([NATIVE_BIN, String(a)]);
   const rb = await callgrind([NATIVE_BIN, String(b)]);

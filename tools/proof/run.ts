@@ -1,22 +1,22 @@
-// The power-cut proof, command line (manual: host-sim/proof/README.md).
+// The power-cut proof, command line (manual: tools/proof/README.md).
 //
-//   node --import tsx host-sim/proof/run.ts [--models atomic,torn,flaky] [--stride N] [--kv-stride N | --no-kv]
+//   node --import tsx tools/proof/run.ts [--models atomic,torn,flaky] [--stride N] [--kv-stride N | --no-kv]
 //       [--pairs] [--pair-rotations 0,1,2,-1] [--window 6] [--soak CUTS] [--soak-gap 60] [--soak-outage MIN] [--soak-in-backoff]
 //       [--workers N] [--seed S] [--json FILE] [--wasm build/trackagent.wasm]
-//   node --import tsx host-sim/proof/run.ts --seed S --replay MODEL:K[,J]
+//   node --import tsx tools/proof/run.ts --seed S --replay MODEL:K[,J]
 //
 // Exit 0 when every invariant held in every run, 1 on any violation (the first failure is
 // printed with the command that replays it), 2 on a usage error.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { FlashModel } from '../hal/flash.ts';
+import type { FlashModel } from '../../host-sim/hal/flash.ts';
 import { DEFAULT_SCENARIO } from './scenario.ts';
 import {
   FULL_CONFIG, MODELS, elapsed, fmt, formatFailure, formatTables, loadModule, parseReplay, runProof, runTask, type ProofConfig,
 } from './proof.ts';
 
 function usage(message: string): never {
-  process.stderr.write(`proof: ${message}: see host-sim/proof/README.md\n`);
+  process.stderr.write(`proof: ${message}: see tools/proof/README.md\n`);
   process.exit(2);
 }
 

@@ -2,14 +2,13 @@
 // pairs across key-rotation commits, soak), spreads them over worker threads, sums them per
 // part and keeps the first failure with what replays it. run.ts is its command line; the CI
 // slice (test/proof.test.ts) calls runProof with a bounded configuration.
-import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { FlashModel } from '../hal/flash.ts';
+import type { FlashModel } from '../../host-sim/hal/flash.ts';
 import { World, type CutEvent, type CutPoint, type Violation, type WorldCounts } from './world.ts';
 import { DEFAULT_SCENARIO, runScenario, type ScenarioOptions } from './scenario.ts';
 
-export const RELEASE_WASM = 'build/trackagent.wasm';
+export { loadModule } from '../../host-sim/sim-device.ts';
 export const MODELS: FlashModel[] = ['atomic', 'torn', 'flaky'];
 
 export type PartName = 'baseline' | 'sweep' | 'kv' | 'pairs' | 'soak';
@@ -76,7 +75,7 @@ export async function runTask(module: WebAssembly.Module, t: TaskSpec): Promise<
       errorLines: r.errorLines,
       credCommits: t.part === 'baseline' ? r.credCommits : undefined,
       cutEvents: failed || t.verbose ? r.cuts.slice(0, t.verbose ? 50 : 10) : undefined,
-      logTail: failed || t.verbose ? world.logTail() : undefined,
+      logTail: failed || t.verbose ? world.findings.logTail() : undefined,
     };
   } catch (e) {
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -84,16 +83,16 @@ export async function runTask(module: WebAssembly.Module, t: TaskSpec): Promise<
     return {
       ...base,
       counts,
-      cutsFired: world.cuts.length,
-      kvCuts: world.cuts.filter((c) => c.kind === 'kv').length,
+      cutsFired: world.plan.cuts.length,
+      kvCuts: world.plan.cuts.filter((c) => c.kind === 'kv').length,
       rotations: 0,
       outages: 0,
       virtualMs: world.sched.now,
       wallMs: performance.now() - wall,
-      violations: [{ what: 'crash', detail: message, at: world.sched.now }, ...world.violations.slice(0, 9)],
-      errorLines: Object.fromEntries(world.errorLines),
-      cutEvents: world.cuts.slice(0, 10),
-      logTail: world.logTail(),
+      violations: [{ what: 'crash', detail: message, at: world.sched.now }, ...world.findings.violations.slice(0, 9)],
+      errorLines: Object.fromEntries(world.findings.errorLines),
+      cutEvents: world.plan.cuts.slice(0, 10),
+      logTail: world.findings.logTail(),
       crashed: e instanceof Error ? e.stack ?? message : message,
     };
   }
@@ -129,11 +128,6 @@ export function parseReplay(text: string): Pick<TaskSpec, 'model' | 'cuts' | 'so
 }
 
 // ---- the pool ---------------------------------------------------------------------------------
-
-export function loadModule(path = RELEASE_WASM): WebAssembly.Module {
-  if (!fs.existsSync(path)) throw new Error(`${path} missing: run npm run build first`);
-  return new WebAssembly.Module(fs.readFileSync(path));
-}
 
 /** Runs tasks on `workers` threads (0: in this thread), calling onResult as each finishes. */
 export async function runPool(module: WebAssembly.Module, tasks: TaskSpec[], workers: number, onResult: (r: TaskResult) => void): Promise<void> {
@@ -447,7 +441,7 @@ export function formatTables(report: ProofReport): string {
 }
 
 export function formatFailure(r: TaskResult, seed: number, flags = ''): string {
-  const lines = [`first failure: ${r.part} ${r.replay} (seed ${seed}); replay: node --import tsx host-sim/proof/run.ts --seed ${seed} --replay ${r.replay}${flags}`];
+  const lines = [`first failure: ${r.part} ${r.replay} (seed ${seed}); replay: node --import tsx tools/proof/run.ts --seed ${seed} --replay ${r.replay}${flags}`];
   for (const v of r.violations) lines.push(`  ${v.what} at ${(v.at / 1000).toFixed(0)} s: ${v.detail}`);
   if (r.cutEvents?.length) {
     lines.push('  cuts:');

@@ -2,17 +2,17 @@
 // check (test/budgets.test.ts): module size, linear memory, HTTP requests, body bytes and
 // connections per 1,000 backfilled uplinks, flash per record. Same build, same figures.
 import fs from 'node:fs';
-import { FakeCloud } from '../cloud/fake-cloud.ts';
-import { DeviceHost, STAT } from '../device-host.ts';
-import { Scheduler } from '../scheduler.ts';
-import { MemoryKv, provision } from '../hal/kv.ts';
-import { NorFlash } from '../hal/flash.ts';
-import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../hal/http.ts';
-import { Gnss, FixedPoint } from '../hal/gnss.ts';
-import { Rng } from '../hal/random.ts';
+import { FakeCloud } from '../../host-sim/cloud/fake-cloud.ts';
+import { STAT, type DeviceHost } from '../../host-sim/device-host.ts';
+import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
+import type { NorFlash } from '../../host-sim/hal/flash.ts';
+import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../../host-sim/hal/http.ts';
+import { FixedPoint } from '../../host-sim/hal/gnss.ts';
+import { Rng } from '../../host-sim/hal/random.ts';
+import { DEFAULT_WASM, loadModule, simDevice } from '../../host-sim/sim-device.ts';
 
-export const RELEASE_WASM = 'build/trackagent.wasm';
-const T0 = Date.parse('2026-11-23T00:00:00Z');
+export const RELEASE_WASM = DEFAULT_WASM;
+const T0 = SIM_START_UTC;
 const HOUR = 3_600_000;
 
 export function moduleBytes(path = RELEASE_WASM): number {
@@ -61,16 +61,18 @@ export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: 
   const cloud = new FakeCloud({ now: () => sched.utcNow(), baseUrl: 'https://cloud.bench' });
   const deviceId = 'bench-1';
   const d = cloud.createDevice({ tenantId: 't1', deviceId, settings: { type: 'tracker', ...settings } });
-  const kv = new MemoryKv();
-  provision(kv, { tenantId: 't1', deviceId, environment: 'https://cloud.bench', apiKey: d.apiKey, resetSecret: d.resetSecret });
-  const rng = new Rng(opts.seed ?? 1);
-  const flash = new NorFlash({ sectorSize: 4096, sectorCount: 64, progSize: 4, model: 'atomic' });
   const meter = new KeepAliveMeter(new MemoryTransport(cloud), () => sched.now, opts.idleTimeoutMs ?? 60_000);
-  const device = new DeviceHost(new WebAssembly.Module(fs.readFileSync(opts.wasm ?? RELEASE_WASM)), {
-    kv, flash, http: meter, gnss: new Gnss(new FixedPoint(47.3769, 8.5417), rng, { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 }),
-    rng, battery: () => 87, log: () => {},
-  }, { dev: false, firmware: 'bench', allowHosts: ['cloud.bench'] });
-  sched.add(device);
+  const device = simDevice({
+    module: loadModule(opts.wasm ?? RELEASE_WASM),
+    identity: { tenantId: 't1', deviceId, environment: 'https://cloud.bench', apiKey: d.apiKey, resetSecret: d.resetSecret },
+    flash: { sectorSize: 4096, sectorCount: 64, progSize: 4 },
+    http: meter,
+    gnss: { route: new FixedPoint(47.3769, 8.5417), options: { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 } },
+    rng: new Rng(opts.seed ?? 1),
+    board: { dev: false, firmware: 'bench', allowHosts: ['cloud.bench'] },
+    scheduler: sched,
+  });
+  const flash = device.hal.flash;
   if (sched.boot(device) !== 0) throw new Error('bench device did not start');
   return { sched, cloud, device, meter, flash, deviceId };
 }

@@ -12,7 +12,7 @@ import { wasm3Figures, nativeInstructionsPerUplink, interpreterTextBytes } from 
 import { esp32Fit, ESP_IDF } from './esp32-fit.ts';
 import { fleetThroughput } from './fleet-throughput.ts';
 import { rv32Figures } from './rv32.ts';
-import { chaosFigures } from '../chaos/figures.ts';
+import { chaosFigures } from '../../host-sim/chaos/figures.ts';
 
 const budgets = loadBudgets();
 const rows: { figure: string; value: string; goal: string; budget: string; anchor: string; key?: string }[] = [];
@@ -34,7 +34,7 @@ function row(figure: string, value: string, key?: string, anchor?: { measured: n
 function step(what: string) { process.stderr.write(`bench: ${what}...\n`); }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-step('wasm3 and its native anchor under callgrind (host-sim/bench/wasm3, half a minute)');
+step('wasm3 and its native anchor under callgrind (tools/bench/wasm3, half a minute)');
 const w3 = await wasm3Figures(budgets.pagesBacklog.records ?? 2000);
 const native = await nativeInstructionsPerUplink();
 const interpreter = await interpreterTextBytes();
@@ -128,7 +128,7 @@ step('the module in Node under callgrind (two durations, the difference)');
 try {
   // callgrind prints its total on stderr, the script its count on stdout: read both.
   const totals = [2, 12].map((h) => {
-    const res = execFileSync('bash', ['-c', `valgrind --tool=callgrind --callgrind-out-file=/dev/null node --import tsx host-sim/bench/node-uplinks.ts ${h} 2>&1`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const res = execFileSync('bash', ['-c', `valgrind --tool=callgrind --callgrind-out-file=/dev/null node --import tsx tools/bench/node-uplinks.ts ${h} 2>&1`], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const refs = Number(/I\s+refs:\s+([\d,]+)/.exec(res)![1].replace(/,/g, ''));
     const acked = JSON.parse(/\{"hours".*\}/.exec(res)![0]).acked as number;
     return { refs, acked };

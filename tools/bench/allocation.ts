@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { world, backlogFigures, RELEASE_WASM } from './figures.ts';
-import { STAT } from '../device-host.ts';
+import { STAT } from '../../host-sim/device-host.ts';
 
 export const RTRACE_WASM = 'build/bench/trackagent.rtrace.wasm';
 const HOUR = 3_600_000;

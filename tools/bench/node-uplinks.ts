@@ -2,7 +2,7 @@
 // uplinks were acknowledged. The bench runs it under callgrind twice (two durations) and
 // takes the difference, so Node's start-up and compilation cancel out.
 import { world } from './figures.ts';
-import { STAT } from '../device-host.ts';
+import { STAT } from '../../host-sim/device-host.ts';
 
 const hours = Number(process.argv[2] ?? 2);
 const w = world({ uplinkIntervalS: 60, movingIntervalS: 60, heartbeatS: 3600 });

@@ -1,9 +1,9 @@
 // Fleet throughput for npm run bench: device-hours simulated per wall-clock second, for the
 // in-process transport (worker threads, and one thread as the baseline) and for loopback
 // sockets. Timings are noisy: medians of `repeats` runs, and ratios against the baseline.
-import { runFleet } from '../fleet/fleet.ts';
-import { loadModule } from '../fleet/board.ts';
-import { totals } from '../fleet/summary.ts';
+import { runFleet } from '../../host-sim/fleet/fleet.ts';
+import { loadModule } from '../../host-sim/sim-device.ts';
+import { totals } from '../../host-sim/fleet/summary.ts';
 
 export interface ThroughputRow { label: string; runs: number[]; median: number; lost: number }
 

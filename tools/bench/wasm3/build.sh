@@ -4,7 +4,7 @@
 # (boards/common/wasm3.defines), as boards/common/test/run.sh builds the glue tests.
 # Prints the binary's path.
 #
-#   host-sim/bench/wasm3/build.sh [--m32]      --m32: a 32-bit program, the ESP32's pointer size
+#   tools/bench/wasm3/build.sh [--m32]      --m32: a 32-bit program, the ESP32's pointer size
 #
 # wasm3's sources: WASM3_SOURCE_DIR, else the pinned, hash-checked copy the boards' build
 # fetched into build/wasm3-src (npm run build:board; boards/common/wasm3.cmake).
