@@ -176,6 +176,16 @@ int main(int argc, char **argv)
     CHECK(st == PLAT_OK && n == (int)N_ENTRIES - 1, "store cut by 20 bytes: %d intact", n);
     store_close(b);
 
+    /* Shorter than its header (anything can happen to a file): opens empty, the damage named. */
+    spill(kv_path, good, 20);
+    n = intact_entries(b, &st);
+    CHECK(st == PLAT_OK && n == 0 && b->kv_damaged == 1, "store of 20 bytes: opens %d, %d intact, %u damaged", st == PLAT_OK, n, b->kv_damaged);
+    store_close(b);
+    spill(kv_path, good, 0);
+    n = intact_entries(b, &st);
+    CHECK(st == PLAT_OK && n == 0 && b->kv_damaged == 1, "empty store file: opens %d, %d intact, %u damaged", st == PLAT_OK, n, b->kv_damaged);
+    store_close(b);
+
     /* The old text format is refused, not misread. */
     static const char old[] = "# trackagent kv 1\ntenantId=61636d65\n";
     spill(kv_path, (const uint8_t *)old, sizeof old - 1);

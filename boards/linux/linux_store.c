@@ -28,7 +28,8 @@
  * append-only log: the store is small and written a few times an hour, so a rewrite costs
  * nothing, and there is no compaction to get wrong.
  *
- * A file in the old text format ("# trackagent kv 1") is refused with a line saying so.
+ * A file in the old text format ("# trackagent kv 1") is refused with a line saying so; a
+ * file too short to hold its header reads as one damaged slot and an empty store.
  */
 #define _GNU_SOURCE
 #include "linux_board.h"
@@ -151,9 +152,11 @@ static plat_status_t kv_parse(linux_board_t *b, const uint8_t *img, size_t size,
         return PLAT_IO;
     }
     size_t slots = size / KV_SLOT;
+    /* Shorter than its header: nothing in it checks, so every entry reads as missing (the
+     * agent falls back as for any damaged entry); a store is never a reason not to start. */
     if (slots == 0) {
-        snprintf(err, err_len, "%s is shorter than its header: broken store (delete it to start empty)", b->kv_path);
-        return PLAT_IO;
+        note_damage(b, NULL, 0);
+        return PLAT_OK;
     }
     /* A damaged file header is one more damaged slot: the entries carry their own checks. */
     if (!slot_crc_ok(img) || memcmp(img, KV_FILE_MAGIC, 4) != 0) note_damage(b, NULL, 0);

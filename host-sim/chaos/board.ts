@@ -5,9 +5,10 @@
 // 127.0.0.9, that records what reaches it and answers nothing. The board runs in segments: each
 // ends on time, in a power cut inside a flash operation (--power-cut-after), or killed at a
 // random instant; between segments the power stays off a moment and a store entry the module
-// wrote may be damaged (deleted from the board's key-value file). Traps come from --trap-every;
-// GNSS lies from a replayed track of extreme positions (the board refuses NaN and out-of-range
-// tracks), fixes that never come in time, or no receiver (--no-gnss).
+// wrote may be damaged (a byte of it flipped in the board's key-value file: it reads as
+// missing). Traps come from --trap-every; GNSS lies from a replayed track of extreme positions
+// (the board refuses NaN and out-of-range tracks), fixes that never come in time, or no
+// receiver (--no-gnss).
 //
 // "Recorded" is read from the board's flash file, polled: every 'R' entry that appears is
 // recorded at that instant (within the poll period), one that disappears was erased. Real time
@@ -311,16 +312,38 @@ function noteTraps(trace: DeviceTrace, lines: string[], out: string, seg: Segmen
   }
 }
 
-/** Store damage between power-ons: one entry the module wrote disappears from the board's file. */
+/** The board's store file (boards/linux/linux_store.c): 32-byte slots, slot 0 the file header,
+ * then per entry a header slot ("TAKE", key length at 4, value length at 8) and its key and value. */
+const KV_SLOT = 32;
+const KV_ENTRY_MAGIC = 'TAKE';
+
+/** The entries of a store file image that still parse: key and where its data starts. */
+function kvEntries(img: Buffer): { key: string; dataAt: number; len: number }[] {
+  const out: { key: string; dataAt: number; len: number }[] = [];
+  const slots = Math.floor(img.length / KV_SLOT);
+  for (let i = 1; i < slots;) {
+    const h = i * KV_SLOT;
+    const keyLen = img[h + 4];
+    const valueLen = img.readUInt32LE(h + 8);
+    const span = 1 + Math.ceil((keyLen + valueLen) / KV_SLOT);
+    if (img.toString('latin1', h, h + 4) !== KV_ENTRY_MAGIC || keyLen < 1 || i + span > slots) { i++; continue; }
+    out.push({ key: img.toString('latin1', h + KV_SLOT, h + KV_SLOT + keyLen), dataAt: h + KV_SLOT, len: keyLen + valueLen });
+    i += span;
+  }
+  return out;
+}
+
+/** Store damage between power-ons: one entry the module wrote gets a flipped byte, so its CRC
+ * fails and it reads as missing on the next power-on (the factory identity is spared). */
 function damageKv(kvFile: string, seed: number, trace: DeviceTrace, at: number, fire: (id: string, what: string) => void, k: number): void {
-  let text: string;
-  try { text = fs.readFileSync(kvFile, 'utf8'); } catch { return; }
-  const lines = text.split('\n');
-  const candidates = lines.map((l, i) => ({ l, i, key: l.slice(0, l.indexOf('=')) })).filter((x) => x.l.includes('=') && !x.l.startsWith('#') && !FACTORY_KEYS.has(x.key));
+  let img: Buffer;
+  try { img = fs.readFileSync(kvFile); } catch { return; }
+  const candidates = kvEntries(img).filter((e) => !FACTORY_KEYS.has(e.key));
   if (candidates.length === 0) return;
-  const victim = candidates[new Rng(seed).int(0, candidates.length - 1)];
-  lines.splice(victim.i, 1);
-  fs.writeFileSync(`${kvFile}.tmp`, lines.join('\n'));
+  const rng = new Rng(seed);
+  const victim = candidates[rng.int(0, candidates.length - 1)];
+  img[victim.dataAt + rng.int(0, victim.len - 1)] ^= 0x5a;
+  fs.writeFileSync(`${kvFile}.tmp`, img, { mode: 0o600 });
   fs.renameSync(`${kvFile}.tmp`, kvFile);
   trace.kvDamage.push({ at, key: victim.key });
   fire(`dc${k + 1}`, `store damage: ${victim.key}`);
