@@ -3,6 +3,7 @@
 import { releaseModule } from './harness.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { recordLogLine } from './secrets-log.ts';
+import { expandLog, loadLogDictionary } from '../../host-sim/log-dictionary.ts';
 
 export const IDENTITY = {
   tenantId: 't1', deviceId: 'trk-1', environment: 'https://cloud.example.com',
@@ -33,10 +34,11 @@ export class BareDevice {
     const mem = () => new Uint8Array(this.ex.memory.buffer);
     const text = (p: number, n: number) => this.dec.decode(mem().subarray(p, p + n));
     let seed = 12345;
+    const dictionary = loadLogDictionary();
     const instance = new WebAssembly.Instance(releaseModule(), {
       host: {
-        log: (level: number, p: number, n: number) => {
-          const line = text(p, n);
+        log: (level: number, id: number, p: number, n: number) => {
+          const line = expandLog(dictionary, id, mem().subarray(p, p + n));
           if (level === 0) this.errors.push(line);
           if (this.logLines) recordLogLine(line);
         },
