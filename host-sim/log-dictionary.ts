@@ -36,7 +36,9 @@ function f64Text(v: number): string {
   return Number.isInteger(v) && Math.abs(v) < 1e21 ? `${Object.is(v, -0) ? '-0' : v}.0` : String(v);
 }
 
-interface Decoded { values: Array<string | number | bigint | boolean | null>; ok: boolean }
+/** One argument: its text, and whether it was a string (quoted when the id is unknown). */
+export interface LogArg { text: string; str: boolean }
+interface Decoded { values: LogArg[]; ok: boolean }
 
 /** The argument record, as far as it reads; ok is false when it ends inside an argument or holds an unknown tag. */
 export function decodeLogArgs(b: Uint8Array): Decoded {
@@ -46,29 +48,30 @@ export function decodeLogArgs(b: Uint8Array): Decoded {
   let at = 0;
   while (at < b.length) {
     const tag = b[at++];
-    if (tag === ARG.i32 && need(at, 4)) { values.push(v.getInt32(at, true)); at += 4; }
-    else if (tag === ARG.u32 && need(at, 4)) { values.push(v.getUint32(at, true)); at += 4; }
-    else if (tag === ARG.i64 && need(at, 8)) { values.push(v.getBigInt64(at, true)); at += 8; }
-    else if (tag === ARG.u64 && need(at, 8)) { values.push(v.getBigUint64(at, true)); at += 8; }
-    else if (tag === ARG.f64 && need(at, 8)) { values.push(f64Text(v.getFloat64(at, true))); at += 8; }
-    else if (tag === ARG.bool && need(at, 1)) { values.push(b[at] !== 0); at += 1; }
+    const num = (x: number | bigint | boolean) => values.push({ text: String(x), str: false });
+    if (tag === ARG.i32 && need(at, 4)) { num(v.getInt32(at, true)); at += 4; }
+    else if (tag === ARG.u32 && need(at, 4)) { num(v.getUint32(at, true)); at += 4; }
+    else if (tag === ARG.i64 && need(at, 8)) { num(v.getBigInt64(at, true)); at += 8; }
+    else if (tag === ARG.u64 && need(at, 8)) { num(v.getBigUint64(at, true)); at += 8; }
+    else if (tag === ARG.f64 && need(at, 8)) { values.push({ text: f64Text(v.getFloat64(at, true)), str: false }); at += 8; }
+    else if (tag === ARG.bool && need(at, 1)) { num(b[at] !== 0); at += 1; }
     else if (tag === ARG.str && need(at, 2) && need(at + 2, v.getUint16(at, true))) {
       const n = v.getUint16(at, true);
-      values.push(new TextDecoder().decode(b.subarray(at + 2, at + 2 + n)));
+      values.push({ text: new TextDecoder().decode(b.subarray(at + 2, at + 2 + n)), str: true });
       at += 2 + n;
-    } else if (tag === ARG.null) values.push(null);
+    } else if (tag === ARG.null) values.push({ text: 'null', str: false });
     else return { values, ok: false };
   }
   return { values, ok: true };
 }
 
-const text = (x: Decoded['values'][number]) => (x === null ? 'null' : String(x));
-const raw = (x: Decoded['values'][number]) => (typeof x === 'string' ? JSON.stringify(x) : text(x));
+// Quoted as the C glue quotes: between two '"', nothing escaped (the line is for a person).
+const raw = (x: LogArg) => (x.str ? `"${x.text}"` : x.text);
 
 /**
  * The line of message id with argument record b. A known id fills its `{}` in order (one with
  * no argument left stays `{}`); an unknown id prints as `log #<8 hex digits>` and its arguments,
- * `[1, "text"]`. A record that does not read ends the line with `<bad args>`. Never throws.
+ * `[1, "text"]` (strings between quotes, unescaped). A record that does not read ends the line with `<bad args>`. Never throws.
  */
 export function expandLog(dict: LogDictionary, id: number, b: Uint8Array): string {
   const { values, ok } = decodeLogArgs(b);
@@ -79,7 +82,7 @@ export function expandLog(dict: LogDictionary, id: number, b: Uint8Array): strin
     if (values.length > 0) line += ` [${values.map(raw).join(', ')}]`;
   } else {
     let i = 0;
-    line = format.replace(/\{\}/g, () => (i < values.length ? text(values[i++]) : '{}'));
+    line = format.replace(/\{\}/g, () => (i < values.length ? values[i++].text : '{}'));
   }
   return ok ? line : `${line} <bad args>`;
 }
