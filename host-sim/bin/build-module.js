@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Builds the AssemblyScript module's targets (asconfig.json) that are stale, and only those.
 // A target is stale when its outputs are missing or when the hash of what it is made of
-// (every file under assembly/ and tools/log-dictionary/, asconfig.json, the compiler's and
-// json-as's versions)
+// (every file under assembly/ and tools/log-dictionary/, tools/merge-data-segments.js,
+// asconfig.json, the compiler's and json-as's versions)
 // differs from the one stamped beside its outputs by its last build. Hashes, not mtimes: a
 // checkout or a copy changes mtimes without changing a byte.
 //
@@ -16,10 +16,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { mergeDataSegments } from '../../tools/merge-data-segments.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = 'asconfig.json';
-const SOURCES = ['assembly', 'tools/log-dictionary'];
+const SOURCES = ['assembly', 'tools/log-dictionary', 'tools/merge-data-segments.js'];
+/** Targets whose data segments are merged after asc (tools/merge-data-segments.js); not debug: its source map addresses the file. */
+const MERGED = ['release'];
 /** What the log dictionary transform writes beside the module (tools/log-dictionary/). */
 const DICTIONARY = ['build/log-dictionary.json', 'build/log_dictionary.c'];
 const TOOLS = ['assemblyscript', 'json-as'];
@@ -29,6 +32,7 @@ const require = createRequire(path.join(ROOT, 'package.json'));
 function filesUnder(dir) {
   const out = [];
   if (!fs.existsSync(dir)) return out;
+  if (fs.statSync(dir).isFile()) return [dir];
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...filesUnder(p));
@@ -121,6 +125,10 @@ function main(argv) {
       process.stderr.write(`${PROG}: the ${target} module did not build: fix the errors above\n`);
       try { fs.rmSync(stamp, { force: true }); } catch { /* a stale stamp only means a rebuild */ }
       return 1;
+    }
+    if (MERGED.includes(target)) {
+      const m = mergeDataSegments(new Uint8Array(fs.readFileSync(outputs[0])));
+      fs.writeFileSync(outputs[0], m.bytes);
     }
     process.stderr.write(` done in ${secs} s\n`);
     if (r.text) process.stderr.write(`${r.text}\n`); // warnings: the build went through, but say them
