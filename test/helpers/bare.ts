@@ -24,6 +24,8 @@ export class BareDevice {
   kv: MemoryKv;
   request: { reqId: number; url: string; headers: string; body: string } | null = null;
   errors: string[] = [];
+  /** Every log line, as `level text`. */
+  lines: string[] = [];
   private dec = new TextDecoder();
   private flash: Uint8Array;
 
@@ -39,6 +41,7 @@ export class BareDevice {
       host: {
         log: (level: number, id: number, p: number, n: number) => {
           const line = expandLog(dictionary, id, mem().subarray(p, p + n));
+          this.lines.push(`${level} ${line}`);
           if (level === 0) this.errors.push(line);
           if (this.logLines) recordLogLine(line);
         },
@@ -65,10 +68,10 @@ export class BareDevice {
     this.ex = instance.exports as unknown as Ex;
   }
 
-  start(cfg = 'allow_host=cloud.example.com', flags = 0): number {
+  start(cfg = 'allow_host=cloud.example.com', flags = 0, geometry = { sectorSize: 4096, sectorCount: 8, progSize: 4 }): number {
     const b = new TextEncoder().encode(cfg);
     new Uint8Array(this.ex.memory.buffer).set(b, this.ex.rx_buffer());
-    return this.ex.agent_start(0n, b.length, flags, 4096, 8, 4);
+    return this.ex.agent_start(0n, b.length, flags, geometry.sectorSize, geometry.sectorCount, geometry.progSize);
   }
 
   step(now: number): number { return Number(this.ex.agent_step(BigInt(now))); }
