@@ -121,6 +121,10 @@ describe('log dictionary: the build refuses', () => {
     expect(await compile('logWarn("n is {} and {}", n);')).toMatch(/has 2 \{\} for 1 arguments/);
   });
 
+  it('a call under another name, which the transform cannot see', async () => {
+    expect(await compile('const w = logWarn; w("n");')).toMatch(/did not rewrite/);
+  });
+
   it('two texts with one id', async () => {
     const seen = new Map<number, string>();
     let pair: [string, string] | null = null;
