@@ -9,10 +9,7 @@
 // holds a key or secret: identity.ts masks what it reports.
 import { host_log } from "./host";
 
-export const LOG_ERROR: i32 = 0;
-export const LOG_WARN: i32 = 1;
-export const LOG_INFO: i32 = 2;
-export const LOG_DEBUG: i32 = 3;
+// Levels (0 error, 1 warn, 2 info, 3 debug: ABI.md) are the transform's, by the name called.
 
 // Argument tags (ABI.md). Narrower integers are widened to 32 bits.
 const ARG_I32: u8 = 1;
