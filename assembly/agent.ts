@@ -87,8 +87,7 @@ export class Agent {
 
   start(now: i64, afterTrap: bool): i32 {
     this.id = loadIdentity(this.cfg.dev);
-    if (this.id.error.length > 0) {
-      logError("identity: {}: provision the device's key-value store and restart", this.id.error);
+    if (this.id.failed) { // loadIdentity logged why
       this.session.stop();
       return START_BAD_IDENTITY;
     }
