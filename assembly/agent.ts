@@ -485,10 +485,7 @@ export class Agent {
   /** Judges a reset answer and commits a good one: key and environment stored together. */
   private resetAnswered(status: i32, body: usize, len: i32, truncated: bool): u8 {
     const j = judgeReset(status, body, len, truncated, this.id, this.cfg.dev, this.cfg.allowHosts);
-    if (j.outcome != OUT_OK) {
-      if (j.why.length > 0) logError("reset: answer refused: {}", j.why);
-      return j.outcome;
-    }
+    if (j.outcome != OUT_OK) return j.outcome; // a refused 2xx: judgeReset logged why
     if (storeCred(this.id, j.environment, j.apiKey) != 0) {
       logError("reset: key-value store refused the new key; the reset is tried again");
       return OUT_TRANSIENT;
