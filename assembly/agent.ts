@@ -402,12 +402,9 @@ export class Agent {
       outcome = this.resetAnswered(status, body, bodyLen, truncated);
     } else {
       if (this.sentCount > 1) what = "backfill";
-      const j = judgeSend(status, body, bodyLen, truncated, this.sentCount);
+      const j = judgeSend(status, body, bodyLen, truncated, this.sentCount, what);
       outcome = j.outcome;
-      if (j.unverified) {
-        this.st.unverified++;
-        logWarn("{}: HTTP {} acknowledged nothing ({}); uplinks kept, sent again later", what, status, j.why);
-      }
+      if (j.unverified) this.st.unverified++; // judgeSend logged why
     }
     const act = s.answered(now, outcome, headers.retryAfterMs, <i64>this.settings.heartbeatS * 1000, host_random());
     if ((act & ACT_ACK) != 0) {

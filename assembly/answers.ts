@@ -2,7 +2,7 @@
 // uplink", reset, connect). Each judge reads the status and the body through the validating
 // scan and returns an outcome for the session (session.ts OUT_*) plus what it read; it stores
 // nothing: the agent commits what was judged good.
-import { logError } from "./logger";
+import { logError, logWarn } from "./logger";
 import { ObjectScan, J_STRING, J_NUMBER, decodeString, readInt, IntRead, INT_OK } from "./json/scan";
 import { OUT_OK, OUT_AUTH, OUT_FORBIDDEN, OUT_GONE, OUT_TOO_LARGE, OUT_TRANSIENT, OUT_SECRET_REFUSED } from "./session";
 import { Identity, validId, validKey, environmentProblem, hostAllowed } from "./identity";
@@ -34,33 +34,43 @@ export const ACK_UNVERIFIED: i32 = 1; // a 2xx that does not account for what wa
 
 export class SendJudgement {
   outcome: u8 = OUT_TRANSIENT;
-  /** A 2xx that acknowledged nothing (counted and logged; the uplinks are kept). */
+  /** A 2xx that acknowledged nothing (logged here, counted by the caller; the uplinks are kept). */
   unverified: bool = false;
-  why: string = "";
 }
 
 /**
  * An answer to /uplinks or /uplinks/backfill carrying `sent` uplinks. Only a 409, or a 2xx
- * whose body is {"accepted":a,"duplicates":d} with a + d == sent, acknowledges them.
+ * whose body is {"accepted":a,"duplicates":d} with a + d == sent, acknowledges them. A 2xx
+ * that does not is logged here, as `what` (uplink, backfill), its text in the log dictionary.
  */
-export function judgeSend(status: i32, body: usize, len: i32, truncated: bool, sent: i32): SendJudgement {
+export function judgeSend(status: i32, body: usize, len: i32, truncated: bool, sent: i32, what: string): SendJudgement {
   const j = new SendJudgement();
   if (status == 409) { j.outcome = OUT_OK; return j; }
   if (status == 413) { j.outcome = sent > 1 ? OUT_TOO_LARGE : OUT_TRANSIENT; return j; }
   if (!isSuccess(status)) { j.outcome = statusOutcome(status); return j; }
-  j.why = truncated ? "body too large" : ackCountsProblem(body, len, sent);
-  if (j.why.length == 0) j.outcome = OUT_OK;
-  else j.unverified = true;
+  if (truncated) logWarn("{}: HTTP {} acknowledged nothing (body too large); uplinks kept, sent again later", what, status);
+  else if (ackCounts(body, len, sent, what, status)) j.outcome = OUT_OK;
+  if (j.outcome != OUT_OK) j.unverified = true;
   return j;
 }
 
-function ackCountsProblem(body: usize, len: i32, sent: i32): string {
-  if (!ackScan.scan(body, len)) return "not the acknowledgement object (" + ackScan.error + ")";
+/** Whether a 2xx body acknowledges exactly the `sent` uplinks; when it does not, logs why. */
+function ackCounts(body: usize, len: i32, sent: i32, what: string, status: i32): bool {
+  if (!ackScan.scan(body, len)) {
+    logWarn("{}: HTTP {} acknowledged nothing (not the acknowledgement object ({})); uplinks kept, sent again later", what, status, ackScan.error);
+    return false;
+  }
   const a = countMember(ackScan.find("accepted"));
   const d = countMember(ackScan.find("duplicates"));
-  if (a < 0 || d < 0) return "accepted/duplicates missing or not counts";
-  if (a + d != <i64>sent) return "counts " + a.toString() + "+" + d.toString() + " for " + sent.toString() + " sent";
-  return "";
+  if (a < 0 || d < 0) {
+    logWarn("{}: HTTP {} acknowledged nothing (accepted/duplicates missing or not counts); uplinks kept, sent again later", what, status);
+    return false;
+  }
+  if (a + d != <i64>sent) {
+    logWarn("{}: HTTP {} acknowledged nothing (counts {}+{} for {} sent); uplinks kept, sent again later", what, status, a, d, sent);
+    return false;
+  }
+  return true;
 }
 
 /** A non-negative integer member, or -1. */
