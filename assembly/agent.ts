@@ -41,7 +41,6 @@ const HTTP_WATCHDOG_MS: i64 = 45_000;
 const MAX_SLEEP_MS: i64 = 3_600_000;
 /** After an uplink could not be read for sending, sending waits this long (no tight loop). */
 const SEND_HOLD_MS: i64 = 1_000;
-const KEY_EXPIRES_IGNORED = "connect: keyExpires ignored: ";
 
 const CONNECT_MEMBERS: StaticArray<string> = ["settings", "keyExpires"];
 
@@ -88,13 +87,12 @@ export class Agent {
 
   start(now: i64, afterTrap: bool): i32 {
     this.id = loadIdentity(this.cfg.dev);
-    if (this.id.error.length > 0) {
-      logError("identity: " + this.id.error + ": provision the device's key-value store and restart");
+    if (this.id.failed) { // loadIdentity logged why
       this.session.stop();
       return START_BAD_IDENTITY;
     }
     const rc = this.uplinks.mount();
-    if (rc != LOG_OK) logError("uplink log: mount failed (" + rc.toString() + "): will retry; check the flash partition");
+    if (rc != LOG_OK) logError("uplink log: mount failed ({}): will retry; check the flash partition", rc);
     this.settings = loadSettings();
     this.st = loadState();
     if (afterTrap) this.st.traps++;
@@ -106,21 +104,22 @@ export class Agent {
     const st = this.st;
     this.session.restore(now, st.backoffAttempt, st.backoffFailed, st.backoffResume, st.backoffPolicy, st.backoffWaitMs);
     if (this.session.state == S_BACKING_OFF) {
-      logInfo("back-off resumed: next try in " + ((this.session.waitUntil - now) / 1000).toString() + " s");
+      logInfo("back-off resumed: next try in {} s", (this.session.waitUntil - now) / 1000);
     }
     this.persistState();
     this.sampler.start(now);
-    logInfo("started: device " + this.id.deviceId + ", epoch " + this.ids.epoch.toString() + " boot " + this.ids.boots.toString() + ", " +
-      this.uplinks.count().toString() + " uplinks buffered, next id " + (this.ids.lastId() + 1).toString());
+    logInfo("started: device {}, epoch {} boot {}, {} uplinks buffered, next id {}",
+      this.id.deviceId, this.ids.epoch, this.ids.boots, this.uplinks.count(), this.ids.lastId() + 1);
     return START_OK;
   }
 
   private logEpoch(): void {
     const why = this.ids.why;
     if (why == EPOCH_KEPT || why == EPOCH_FIRST) return;
-    const reason = why == EPOCH_NO_RECORD ? "id counter record missing or damaged"
-      : why == EPOCH_LOG_LOST ? "the uplink log lost the ids in use" : "the uplink log holds another id sequence";
-    logWarn("uplink ids: " + reason + ": new epoch " + this.ids.epoch.toString() + " (no id is reused)");
+    const epoch = this.ids.epoch;
+    if (why == EPOCH_NO_RECORD) logWarn("uplink ids: id counter record missing or damaged: new epoch {} (no id is reused)", epoch);
+    else if (why == EPOCH_LOG_LOST) logWarn("uplink ids: the uplink log lost the ids in use: new epoch {} (no id is reused)", epoch);
+    else logWarn("uplink ids: the uplink log holds another id sequence: new epoch {} (no id is reused)", epoch);
   }
 
   // ---- the step --------------------------------------------------------------------------
@@ -225,7 +224,7 @@ export class Agent {
     const len = r.encode(this.recBuf);
     const rc = this.uplinks.append(this.ids.key(id), this.recBuf, len);
     if (rc != LOG_OK) {
-      logError("uplink log: append failed (" + rc.toString() + "); uplink " + id.toString() + " lost");
+      logError("uplink log: append failed ({}); uplink {} lost", rc, id);
       this.st.dropped++;
       this.persistState();
       return;
@@ -235,7 +234,7 @@ export class Agent {
     if (lost > this.droppedSeen) {
       this.st.dropped += lost - this.droppedSeen;
       this.droppedSeen = lost;
-      logWarn("log full: " + this.st.dropped.toString() + " oldest uplinks dropped so far");
+      logWarn("log full: {} oldest uplinks dropped so far", this.st.dropped);
       this.persistState();
     }
   }
@@ -246,7 +245,7 @@ export class Agent {
     const s = this.session;
     if (s.inFlight != REQ_NONE) {
       if (now - s.inFlightSince >= HTTP_WATCHDOG_MS) {
-        logWarn("HTTP: no answer to request " + this.reqId.toString() + "; timed out");
+        logWarn("HTTP: no answer to request {}; timed out", this.reqId);
         this.onHttpAnswer(now, this.reqId, NET_TIMEOUT, 0, 0, 0);
       }
       return;
@@ -273,7 +272,7 @@ export class Agent {
         if (!this.budgetHeld) {
           this.budgetHeld = true;
           this.budget.waits++;
-          logWarn("request budget spent (" + BUDGET_PER_HOUR.toString() + " an hour): next request in " + ((this.budget.readyAt(now) - now) / 1000).toString() + " s");
+          logWarn("request budget spent ({} an hour): next request in {} s", BUDGET_PER_HOUR, (this.budget.readyAt(now) - now) / 1000);
         }
         return;
       }
@@ -363,12 +362,12 @@ export class Agent {
   /** The oldest record cannot be read. A torn one (cut while it was written) is skipped. */
   private unreadableOldest(rc: i32): void {
     if (rc == LOG_ERR_CORRUPT) this.skipUnreadable(this.uplinks.oldestId());
-    else logError("uplink log: read failed (" + rc.toString() + "); retrying");
+    else logError("uplink log: read failed ({}); retrying", rc);
   }
 
   /** A log record of no shape this firmware knows cannot be sent; it must not block the rest. */
   private skipUnreadable(key: u64): void {
-    logError("uplink log: record " + IdAllocator.idOf(key).toString() + " unreadable, skipped");
+    logError("uplink log: record {} unreadable, skipped", IdAllocator.idOf(key));
     this.st.dropped++;
     this.persistState();
     this.uplinks.ack(key);
@@ -403,12 +402,9 @@ export class Agent {
       outcome = this.resetAnswered(status, body, bodyLen, truncated);
     } else {
       if (this.sentCount > 1) what = "backfill";
-      const j = judgeSend(status, body, bodyLen, truncated, this.sentCount);
+      const j = judgeSend(status, body, bodyLen, truncated, this.sentCount, what);
       outcome = j.outcome;
-      if (j.unverified) {
-        this.st.unverified++;
-        logWarn(what + ": HTTP " + status.toString() + " acknowledged nothing (" + j.why + "); uplinks kept, sent again later");
-      }
+      if (j.unverified) this.st.unverified++; // judgeSend logged why
     }
     const act = s.answered(now, outcome, headers.retryAfterMs, <i64>this.settings.heartbeatS * 1000, host_random());
     if ((act & ACT_ACK) != 0) {
@@ -418,15 +414,16 @@ export class Agent {
     }
     if ((act & ACT_HALVE) != 0) {
       this.batchLimit = max(1, this.sentCount / 2);
-      logInfo("backfill: 413, halving the batch to " + this.batchLimit.toString());
+      logInfo("backfill: 413, halving the batch to {}", this.batchLimit);
     }
     if ((act & ACT_PERSIST) != 0) this.persistState();
     if (outcome == OUT_SECRET_REFUSED) {
-      logError("reset: reset secret refused (HTTP " + status.toString() + "): cannot recover alone; re-provision the reset secret");
+      logError("reset: reset secret refused (HTTP {}): cannot recover alone; re-provision the reset secret", status);
     }
     if (outcome != OUT_OK && (act & ACT_HALVE) == 0) {
-      logWarn(what + ": " + statusText(status) + Session.policyName(s.policy) + "; retry " + s.attempt.toString() +
-        " in " + (s.waitMs / 1000).toString() + " s" + (s.resume == S_RESET_DUE ? ", then reset" : ""));
+      const failed = statusText(status), policy = Session.policyName(s.policy), waitS = s.waitMs / 1000;
+      if (s.resume == S_RESET_DUE) logWarn("{}: {}{}; retry {} in {} s, then reset", what, failed, policy, s.attempt, waitS);
+      else logWarn("{}: {}{}; retry {} in {} s", what, failed, policy, s.attempt, waitS);
     }
   }
 
@@ -449,7 +446,7 @@ export class Agent {
       const m = scan.members[k];
       const text = m.kind == J_STRING ? decodeString(m.start, m.end) : null;
       expires = text == null ? -1 : parseIso(text!);
-      if (expires < 0) logWarn(KEY_EXPIRES_IGNORED + "unreadable");
+      if (expires < 0) logWarn("connect: keyExpires ignored: unreadable");
     }
     const si = scan.find("settings");
     if (si >= 0) {
@@ -467,7 +464,7 @@ export class Agent {
 
   private keyExpires(now: i64, expiresUtc: i64): void {
     if (!this.clock.trusted) {
-      logWarn(KEY_EXPIRES_IGNORED + "UTC not yet trusted");
+      logWarn("connect: keyExpires ignored: UTC not yet trusted");
       return;
     }
     if (this.session.scheduleRotation(now, expiresUtc - this.clock.utcAt(now))) {
@@ -476,7 +473,7 @@ export class Agent {
   }
 
   private rejectSettings(why: string): void {
-    logWarn("settings rejected, last good kept: " + why);
+    logWarn("settings rejected, last good kept: {}", why);
     this.st.pendingRejection = why;
     this.st.settingsRejectedCount++;
     this.persistState();
@@ -485,17 +482,14 @@ export class Agent {
   /** Judges a reset answer and commits a good one: key and environment stored together. */
   private resetAnswered(status: i32, body: usize, len: i32, truncated: bool): u8 {
     const j = judgeReset(status, body, len, truncated, this.id, this.cfg.dev, this.cfg.allowHosts);
-    if (j.outcome != OUT_OK) {
-      if (j.why.length > 0) logError("reset: answer refused: " + j.why);
-      return j.outcome;
-    }
+    if (j.outcome != OUT_OK) return j.outcome; // a refused 2xx: judgeReset logged why
     if (storeCred(this.id, j.environment, j.apiKey) != 0) {
       logError("reset: key-value store refused the new key; the reset is tried again");
       return OUT_TRANSIENT;
     }
     this.st.resets++;
     this.persistState();
-    logInfo("reset: new API key stored; connecting to " + this.id.host());
+    logInfo("reset: new API key stored; connecting to {}", this.id.host());
     return OUT_OK;
   }
 

@@ -2,6 +2,7 @@
 // uplink", reset, connect). Each judge reads the status and the body through the validating
 // scan and returns an outcome for the session (session.ts OUT_*) plus what it read; it stores
 // nothing: the agent commits what was judged good.
+import { logError, logWarn } from "./logger";
 import { ObjectScan, J_STRING, J_NUMBER, decodeString, readInt, IntRead, INT_OK } from "./json/scan";
 import { OUT_OK, OUT_AUTH, OUT_FORBIDDEN, OUT_GONE, OUT_TOO_LARGE, OUT_TRANSIENT, OUT_SECRET_REFUSED } from "./session";
 import { Identity, validId, validKey, environmentProblem, hostAllowed } from "./identity";
@@ -33,33 +34,43 @@ export const ACK_UNVERIFIED: i32 = 1; // a 2xx that does not account for what wa
 
 export class SendJudgement {
   outcome: u8 = OUT_TRANSIENT;
-  /** A 2xx that acknowledged nothing (counted and logged; the uplinks are kept). */
+  /** A 2xx that acknowledged nothing (logged here, counted by the caller; the uplinks are kept). */
   unverified: bool = false;
-  why: string = "";
 }
 
 /**
  * An answer to /uplinks or /uplinks/backfill carrying `sent` uplinks. Only a 409, or a 2xx
- * whose body is {"accepted":a,"duplicates":d} with a + d == sent, acknowledges them.
+ * whose body is {"accepted":a,"duplicates":d} with a + d == sent, acknowledges them. A 2xx
+ * that does not is logged here, as `what` (uplink, backfill), its text in the log dictionary.
  */
-export function judgeSend(status: i32, body: usize, len: i32, truncated: bool, sent: i32): SendJudgement {
+export function judgeSend(status: i32, body: usize, len: i32, truncated: bool, sent: i32, what: string): SendJudgement {
   const j = new SendJudgement();
   if (status == 409) { j.outcome = OUT_OK; return j; }
   if (status == 413) { j.outcome = sent > 1 ? OUT_TOO_LARGE : OUT_TRANSIENT; return j; }
   if (!isSuccess(status)) { j.outcome = statusOutcome(status); return j; }
-  j.why = truncated ? "body too large" : ackCountsProblem(body, len, sent);
-  if (j.why.length == 0) j.outcome = OUT_OK;
-  else j.unverified = true;
+  if (truncated) logWarn("{}: HTTP {} acknowledged nothing (body too large); uplinks kept, sent again later", what, status);
+  else if (ackCounts(body, len, sent, what, status)) j.outcome = OUT_OK;
+  if (j.outcome != OUT_OK) j.unverified = true;
   return j;
 }
 
-function ackCountsProblem(body: usize, len: i32, sent: i32): string {
-  if (!ackScan.scan(body, len)) return "not the acknowledgement object (" + ackScan.error + ")";
+/** Whether a 2xx body acknowledges exactly the `sent` uplinks; when it does not, logs why. */
+function ackCounts(body: usize, len: i32, sent: i32, what: string, status: i32): bool {
+  if (!ackScan.scan(body, len)) {
+    logWarn("{}: HTTP {} acknowledged nothing (not the acknowledgement object ({})); uplinks kept, sent again later", what, status, ackScan.error);
+    return false;
+  }
   const a = countMember(ackScan.find("accepted"));
   const d = countMember(ackScan.find("duplicates"));
-  if (a < 0 || d < 0) return "accepted/duplicates missing or not counts";
-  if (a + d != <i64>sent) return "counts " + a.toString() + "+" + d.toString() + " for " + sent.toString() + " sent";
-  return "";
+  if (a < 0 || d < 0) {
+    logWarn("{}: HTTP {} acknowledged nothing (accepted/duplicates missing or not counts); uplinks kept, sent again later", what, status);
+    return false;
+  }
+  if (a + d != <i64>sent) {
+    logWarn("{}: HTTP {} acknowledged nothing (counts {}+{} for {} sent); uplinks kept, sent again later", what, status, a, d, sent);
+    return false;
+  }
+  return true;
 }
 
 /** A non-negative integer member, or -1. */
@@ -79,8 +90,6 @@ const resetScan = new ObjectScan(RESET_MEMBERS);
 
 export class ResetJudgement {
   outcome: u8 = OUT_TRANSIENT;
-  /** Why a 2xx answer was refused ("" when it was taken). Never holds the key. */
-  why: string = "";
   apiKey: string = "";
   environment: string = "";
 }
@@ -88,35 +97,40 @@ export class ResetJudgement {
 /**
  * A reset answer. A 2xx is taken only when it names this device and tenant, the key has the
  * contract's form and the environment is allowed under this board's configuration; a refused
- * 2xx is a transient failure (the reset is tried again after a wait).
+ * 2xx is a transient failure (the reset is tried again after a wait); why it was refused is
+ * logged here (never the key), its text in the log dictionary rather than the module.
  */
 export function judgeReset(status: i32, body: usize, len: i32, truncated: bool, id: Identity, dev: bool, allowHosts: string[]): ResetJudgement {
   const j = new ResetJudgement();
   if (status == 401 || status == 403) { j.outcome = OUT_SECRET_REFUSED; return j; }
   if (!isSuccess(status)) { j.outcome = statusOutcome(status); return j; }
-  j.why = truncated ? "body too large" : resetProblem(j, body, len, id, dev, allowHosts);
-  if (j.why.length == 0) j.outcome = OUT_OK;
+  if (truncated) logError("reset: answer refused: body too large");
+  else if (resetTaken(j, body, len, id, dev, allowHosts)) j.outcome = OUT_OK;
   return j;
 }
 
-function resetProblem(j: ResetJudgement, body: usize, len: i32, id: Identity, dev: bool, allowHosts: string[]): string {
+/** Whether a 2xx reset answer is taken; when it is not, logs why. */
+function resetTaken(j: ResetJudgement, body: usize, len: i32, id: Identity, dev: bool, allowHosts: string[]): bool {
   const scan = resetScan;
-  if (!scan.scan(body, len)) return "not a JSON object (" + scan.error + ")";
+  if (!scan.scan(body, len)) { logError("reset: answer refused: not a JSON object ({})", scan.error); return false; }
   const deviceId = stringMember(scan, "deviceId");
   const tenantId = stringMember(scan, "tenantId");
   const apiKey = stringMember(scan, "apiKey");
   const environment = stringMember(scan, "environment");
-  if (deviceId == null || !validId(deviceId!) || deviceId! != id.deviceId) return "deviceId is not ours";
-  if (tenantId == null || !validId(tenantId!) || tenantId! != id.tenantId) return "tenantId is not ours";
-  if (apiKey == null || !validKey(apiKey!)) return "apiKey malformed";
-  if (environment == null) return "environment missing";
+  if (deviceId == null || !validId(deviceId!) || deviceId! != id.deviceId) { logError("reset: answer refused: deviceId is not ours"); return false; }
+  if (tenantId == null || !validId(tenantId!) || tenantId! != id.tenantId) { logError("reset: answer refused: tenantId is not ours"); return false; }
+  if (apiKey == null || !validKey(apiKey!)) { logError("reset: answer refused: apiKey malformed"); return false; }
+  if (environment == null) { logError("reset: answer refused: environment missing"); return false; }
   const problem = environmentProblem(environment!, dev);
-  if (problem.length > 0) return "environment refused: " + problem;
+  if (problem.length > 0) { logError("reset: answer refused: environment refused: {}", problem); return false; }
   const u = parseEnvironment(environment!);
-  if (!hostAllowed(u, id.host(), allowHosts)) return "environment host " + u.host + " is not on the allow-list";
+  if (!hostAllowed(u, id.host(), allowHosts)) {
+    logError("reset: answer refused: environment host {} is not on the allow-list", u.host);
+    return false;
+  }
   j.apiKey = apiKey!;
   j.environment = environment!;
-  return "";
+  return true;
 }
 
 export function stringMember(scan: ObjectScan, name: string): string | null {

@@ -2,6 +2,7 @@
 // buffer before agent_start (ABI.md), and the start flags.
 import { parseEnvironment } from "./url";
 import { asciiLower, trimAscii } from "./text";
+import { logError } from "./logger";
 
 export const FLAG_DEV: i32 = 1;
 export const FLAG_AFTER_TRAP: i32 = 2;
@@ -12,10 +13,11 @@ export class BoardConfig {
   faultInjection: bool = false;
   firmware: string = "0.0.0";
   allowHosts: string[] = [];
-  error: string = "";
+  /** The configuration is unusable; the line that says why was logged (never a value of a secret). */
+  failed: bool = false;
 }
 
-/** Parses the configuration text; `error` says what is wrong (never a value of a secret). */
+/** Parses the configuration text; when it is unusable, logs why and sets `failed`. */
 export function parseBoardConfig(text: string, flags: i32): BoardConfig {
   const c = new BoardConfig();
   c.dev = (flags & FLAG_DEV) != 0;
@@ -30,18 +32,23 @@ export function parseBoardConfig(text: string, flags: i32): BoardConfig {
     lineNo++;
     if (line.length == 0) continue;
     const eq = line.indexOf("=");
-    if (eq <= 0) { c.error = "board config line " + lineNo.toString() + " is not key=value"; return c; }
+    if (eq <= 0) { logError("board config line {} is not key=value: fix the board configuration", lineNo); c.failed = true; return c; }
     const key = line.substring(0, eq);
     const value = line.substring(eq + 1);
     if (key == "allow_host") {
       const u = parseEnvironment("https://" + value);
-      if (!u.ok || u.port != 0 || u.host != asciiLower(value)) { c.error = "board config: bad allow_host '" + value + "'"; return c; }
+      if (!u.ok || u.port != 0 || u.host != asciiLower(value)) {
+        logError("board config: bad allow_host '{}': fix the board configuration", value);
+        c.failed = true;
+        return c;
+      }
       c.allowHosts.push(u.host);
     } else if (key == "firmware") {
-      if (value.length == 0 || value.length > 32) { c.error = "board config: firmware not 1-32 characters"; return c; }
+      if (value.length == 0 || value.length > 32) { logError("board config: firmware not 1-32 characters: fix the board configuration"); c.failed = true; return c; }
       c.firmware = value;
     } else {
-      c.error = "board config: unknown key '" + key + "'";
+      logError("board config: unknown key '{}': fix the board configuration", key);
+      c.failed = true;
       return c;
     }
   }

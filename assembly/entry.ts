@@ -37,7 +37,7 @@ function collectIfShort(): void {
   if (root == 0 || (load<usize>(root) >> (HEAP_RESERVE_LOG2 - TLSF_FL_SHIFT)) == 0) __collect();
 }
 
-const ABI_VERSION: i32 = 1;
+const ABI_VERSION: i32 = 2;
 
 let agent: Agent | null = null;
 let faultInjection = false;
@@ -56,9 +56,9 @@ function start(now: i64, cfgLen: i32, flags: i32, sectorSize: i32, sectorCount: 
   if (agent != null) { logError("agent_start called twice"); return START_BAD_CONFIG; }
   if (cfgLen < 0 || cfgLen > RX_CAPACITY) { logError("board config too long"); return START_BAD_CONFIG; }
   const cfg: BoardConfig = parseBoardConfig(String.UTF8.decodeUnsafe(rxBase, cfgLen), flags);
-  if (cfg.error.length > 0) { logError(cfg.error + ": fix the board configuration"); return START_BAD_CONFIG; }
+  if (cfg.failed) return START_BAD_CONFIG; // the parser logged why
   if (sectorSize <= 0 || sectorCount <= 0 || progSize <= 0 || !UplinkLog.geometryOk(<u32>sectorSize, <u32>sectorCount, <u32>progSize)) {
-    logError("flash geometry unusable (sector " + sectorSize.toString() + " B x " + sectorCount.toString() + ", program unit " + progSize.toString() + " B): fix the board's partition");
+    logError("flash geometry unusable (sector {} B x {}, program unit {} B): fix the board's partition", sectorSize, sectorCount, progSize);
     return START_BAD_FLASH;
   }
   faultInjection = cfg.faultInjection;

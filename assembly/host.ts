@@ -1,8 +1,9 @@
 // The module's imports: everything the agent asks of the board. Manual: assembly/ABI.md.
 // Only flat types cross this line; every pointer is paired with a length.
 
+// One log line as a message id and its argument record (assembly/logger.ts, ABI.md "log").
 @external("host", "log")
-export declare function host_log(level: i32, ptr: usize, len: i32): void;
+export declare function host_log(level: i32, msgId: u32, argsPtr: usize, argsLen: i32): void;
 
 @external("host", "random")
 export declare function host_random(): u32;

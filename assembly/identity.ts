@@ -5,6 +5,7 @@
 import { kvGetString, kvGet, kvSet } from "./kv";
 import { ByteReader, ByteWriter } from "./bytes";
 import { parseEnvironment, ParsedUrl } from "./url";
+import { logError } from "./logger";
 
 export const KEY_MIN: i32 = 16;
 export const KEY_MAX: i32 = 128;
@@ -45,21 +46,27 @@ export class Identity {
   apiKey: string = "";
   resetSecret: string = "";
   credGeneration: u32 = 0; // 0: factory environment and apiKey
-  error: string = "";      // why loading failed: names the field, never its value
+  failed: bool = false;    // loading failed; the line logged names the field, never its value
 
   host(): string { return parseEnvironment(this.environment).host; }
 }
 
-const ID_FORM = "1-64 of A-Z a-z 0-9 _ -";
-const KEY_FORM = "16-128 printable ASCII";
-
+// Why loading failed, logged here: the texts are the log dictionary's, not the module's.
 function missing(id: Identity, field: string): Identity {
-  id.error = field + " missing";
+  logError("identity: {} missing: provision the device's key-value store and restart", field);
+  id.failed = true;
   return id;
 }
 
-function malformed(id: Identity, field: string, form: string): Identity {
-  id.error = field + " malformed (" + form + ")";
+function malformedId(id: Identity, field: string): Identity {
+  logError("identity: {} malformed (1-64 of A-Z a-z 0-9 _ -): provision the device's key-value store and restart", field);
+  id.failed = true;
+  return id;
+}
+
+function malformedKey(id: Identity, field: string): Identity {
+  logError("identity: {} malformed (16-128 printable ASCII): provision the device's key-value store and restart", field);
+  id.failed = true;
   return id;
 }
 
@@ -69,11 +76,11 @@ export function loadIdentity(devConfig: bool): Identity {
   const device = kvGetString("deviceId");
   const secret = kvGetString("resetSecret");
   if (tenant == null) return missing(id, "tenantId");
-  if (!validId(tenant)) return malformed(id, "tenantId", ID_FORM);
+  if (!validId(tenant)) return malformedId(id, "tenantId");
   if (device == null) return missing(id, "deviceId");
-  if (!validId(device)) return malformed(id, "deviceId", ID_FORM);
+  if (!validId(device)) return malformedId(id, "deviceId");
   if (secret == null) return missing(id, "resetSecret");
-  if (!validKey(secret)) return malformed(id, "resetSecret", KEY_FORM);
+  if (!validKey(secret)) return malformedKey(id, "resetSecret");
   id.tenantId = tenant;
   id.deviceId = device;
   id.resetSecret = secret;
@@ -84,9 +91,13 @@ export function loadIdentity(devConfig: bool): Identity {
   const key = kvGetString("apiKey");
   if (env == null) return missing(id, "environment");
   const problem = environmentProblem(env, devConfig);
-  if (problem.length > 0) { id.error = "environment malformed: " + problem; return id; }
+  if (problem.length > 0) {
+    logError("identity: environment malformed: {}: provision the device's key-value store and restart", problem);
+    id.failed = true;
+    return id;
+  }
   if (key == null) return missing(id, "apiKey");
-  if (!validKey(key)) return malformed(id, "apiKey", KEY_FORM);
+  if (!validKey(key)) return malformedKey(id, "apiKey");
   id.environment = env;
   id.apiKey = key;
   return id;

@@ -7,11 +7,12 @@ import type { HttpTransport, HttpResult } from './hal/http.ts';
 import type { Gnss, GnssAnswer } from './hal/gnss.ts';
 import type { Rng } from './hal/random.ts';
 import { flashImports, type NorFlash } from './hal/flash.ts';
+import { expandLog, loadLogDictionary, type LogDictionary } from './log-dictionary.ts';
 
 /** The raw flash of the uplink-log partition (the simulator's NOR flash). */
 export type RawFlash = NorFlash;
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const FLAG_DEV = 1;
 export const FLAG_AFTER_TRAP = 2;
 export const FLAG_FAULT_INJECTION = 4;
@@ -88,6 +89,8 @@ export class DeviceHost {
     readonly board: BoardSettings,
     /** Monotonic-to-simulation offset: device now = sim now - bootAt. */
     public bootAt = 0,
+    /** What the module's log ids mean (build/log-dictionary.json by default). */
+    private logDictionary: LogDictionary = loadLogDictionary(),
   ) {}
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -210,9 +213,9 @@ export class DeviceHost {
   private imports(): Record<string, (...args: never[]) => unknown> {
     const hal = this.hal;
     return {
-      log: (level: number, ptr: number, len: number) => {
-        const t = this.text(ptr, len);
-        if (t !== null) hal.log(level, t);
+      log: (level: number, id: number, ptr: number, len: number) => {
+        const args = this.bytes(ptr, len);
+        if (args !== null) hal.log(level, expandLog(this.logDictionary, id, args));
       },
       random: () => hal.rng.u32() | 0,
       kv_get: (kp: number, kl: number, bp: number, cap: number) => {

@@ -8,6 +8,7 @@ import asc from 'assemblyscript/asc';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NorFlash, PowerCut, flashImports, type FlashModel } from '../host-sim/hal/flash.ts';
 import { Rng } from '../host-sim/hal/random.ts';
+import { expandLog, loadLogDictionary } from '../host-sim/log-dictionary.ts';
 
 const HARNESS_SRC = 'test/wasm/log-harness.ts';
 const HARNESS_CONFIG = 'test/wasm/asconfig.log.json';
@@ -30,7 +31,7 @@ let wasmModule: WebAssembly.Module;
 beforeAll(async () => {
   let output = '';
   const sink = { write(chunk: string | Uint8Array) { output += typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk); return true; } };
-  const { error } = await asc.main([HARNESS_SRC, '--config', HARNESS_CONFIG], { stdout: sink, stderr: sink });
+  const { error } = await asc.main([HARNESS_SRC, '--config', path.resolve(HARNESS_CONFIG)], { stdout: sink, stderr: sink });
   if (error) throw new Error(`building ${HARNESS_SRC} failed: ${error.message}\n${output}`);
   wasmModule = new WebAssembly.Module(fs.readFileSync(HARNESS_WASM));
 });
@@ -62,10 +63,11 @@ class Board {
   readonly logLines: string[] = [];
   constructor(readonly flash: NorFlash, g: Geometry = flash) {
     let memory: WebAssembly.Memory | null = null;
-    const decode = (ptr: number, len: number) => new TextDecoder().decode(new Uint8Array(memory!.buffer, ptr, len));
+    const dictionary = loadLogDictionary();
+    const decode = (id: number, ptr: number, len: number) => expandLog(dictionary, id, new Uint8Array(memory!.buffer, ptr, len));
     const host = {
       ...flashImports(() => memory!, flash),
-      log: (_level: number, ptr: number, len: number) => { this.logLines.push(decode(ptr, len)); },
+      log: (_level: number, id: number, ptr: number, len: number) => { this.logLines.push(decode(id, ptr, len)); },
       random: () => 4,
       kv_get: () => -1,
       kv_set: () => -2,

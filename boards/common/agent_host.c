@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http_answer.h"
+#include "log_dictionary.h"
 #include "w3_api.h"
 
 /* The exports the glue calls; debug_trap is optional (a production build of the
@@ -99,17 +100,23 @@ W3_HOST_FUNCTION(imp_log)
 {
     W3_NO_RESULT;
     W3_ARG_I32(level);
+    W3_ARG_U32(id);
     W3_ARG_U32(ptr);
     W3_ARG_I32(len);
     agent_host_t *h = (agent_host_t *)W3_HOST_USERDATA;
     note_depth(h);
-    const uint8_t *text = mem_range(runtime, ptr, len);
-    if (text == NULL) { refuse_pointer(h, "log"); W3_RETURN_VOID; }
-    /* One line, printable: a control character would forge a new log line. */
-    char line[LOG_LINE_MAX + 3];
-    size_t n = (size_t)len < LOG_LINE_MAX ? (size_t)len : LOG_LINE_MAX;
-    for (size_t i = 0; i < n; i++) line[i] = (text[i] < 0x20 || text[i] == 0x7f) ? ' ' : (char)text[i];
-    if ((size_t)len > n) { memcpy(line + n, "...", 3); n += 3; }
+    const uint8_t *args = mem_range(runtime, ptr, len);
+    if (args == NULL) { refuse_pointer(h, "log"); W3_RETURN_VOID; }
+    /* The line from the dictionary (log_dictionary.h), then printable: a control
+     * character would forge a new log line. */
+    char line[LOG_LINE_MAX + 4];
+    size_t whole = agent_log_expand(h->cfg.log_dictionary, id, args, (size_t)len, line, LOG_LINE_MAX + 1);
+    size_t n = whole < LOG_LINE_MAX ? whole : LOG_LINE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < 0x20 || c == 0x7f) line[i] = ' ';
+    }
+    if (whole > n) { memcpy(line + n, "...", 3); n += 3; }
     if (level < PLAT_LOG_ERROR) level = PLAT_LOG_ERROR;
     if (level > PLAT_LOG_DEBUG) level = PLAT_LOG_DEBUG;
     h->plat->log(h->plat->ctx, level, line, n);
@@ -293,7 +300,7 @@ typedef struct {
 
 /* Signatures in wasm3's notation: result(args); i = i32, I = i64, F = f64. */
 static const import_t imports[] = {
-    { "log",             "v(iii)",       imp_log },
+    { "log",             "v(iiii)",      imp_log },
     { "random",          "i()",          imp_random },
     { "kv_get",          "i(iiii)",      imp_kv_get },
     { "kv_set",          "i(iiii)",      imp_kv_set },

@@ -4,7 +4,7 @@
  * The host ABI is assembly/ABI.md; this is the C side of it for every wasm3
  * board. The glue
  *   - instantiates the module (parse, load, link every `host` import by name with
- *     its exact signature, find the exports, check abi_version() == 1),
+ *     its exact signature, find the exports, check abi_version() == 2),
  *   - writes the board configuration into rx_buffer() and calls agent_start,
  *   - drives the loop: wake = agent_step(now); deliver HTTP answers and GNSS
  *     fixes as events (each followed by a step); sleep until the wake time,
@@ -22,6 +22,7 @@
  *   cfg.wasm = bytes; cfg.wasm_len = n;              // must outlive the host
  *   cfg.board_config = "allow_host=api.example.com\nfirmware=1.0.0\n";
  *   cfg.board_config_len = strlen(cfg.board_config);
+ *   cfg.log_dictionary = &agent_log_dictionary;      // build/log_dictionary.c
  *   agent_status_t st = agent_host_init(&host, &platform, &cfg);
  *   if (st == AGENT_OK) st = agent_host_run(&host);  // returns at cfg.run_until_ms
  *   agent_host_deinit(&host);
@@ -39,13 +40,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log_dictionary.h"
 #include "platform.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define AGENT_ABI_VERSION 1
+#define AGENT_ABI_VERSION 2
 
 /* Start flags (ABI.md). AFTER_TRAP is the glue's own: a board never sets it. */
 #define AGENT_FLAG_DEV              0x1
@@ -89,9 +91,11 @@ typedef struct agent_host_config {
     uint32_t       trap_every_steps;/* tests: call debug_trap after every Nth step; 0 off */
     uint32_t       max_restart_delay_ms; /* back-off ceiling when traps repeat without progress */
     bool           lazy_compile;    /* compile functions on first call (less heap, later failures) */
+    const agent_log_dictionary_t *log_dictionary; /* the module's log texts (build/log_dictionary.c);
+                                       NULL: every module line prints as a code, `log #<id> [args]` */
 } agent_host_config_t;
 
-#define AGENT_HOST_CONFIG_DEFAULT { NULL, 0, NULL, 0, 0, 16u * 1024u, -1, 0, 300000u, false }
+#define AGENT_HOST_CONFIG_DEFAULT { NULL, 0, NULL, 0, 0, 16u * 1024u, -1, 0, 300000u, false, NULL }
 
 /* What the glue saw. Counters of the module's own (recorded, acked, requests)
  * are summed over every instance of this run, traps included. */

@@ -496,6 +496,7 @@ int main(int argc, char **argv)
     run.cfg.run_until_ms = (int64_t)llround(o.hours * 3600000.0);
     run.cfg.trap_every_steps = o.trap_every;
     run.cfg.lazy_compile = o.lazy_compile;
+    run.cfg.log_dictionary = &agent_log_dictionary;
 
     size_t native_peak = 0;
     if (o.stack_kib > 0) {

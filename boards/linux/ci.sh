@@ -3,7 +3,8 @@
 # boards/linux/smoke.sh (CMake build, glue tests native and 32-bit, the store's damage
 # test, the board against the fake cloud) and boards/riscv/run.sh (the glue, wasm3 and the
 # module bare-metal on a 32-bit RISC-V core under QEMU). `--build-only` stops after the
-# Linux build. Expects build/trackagent.wasm and node_modules.
+# Linux build. Expects build/trackagent.wasm, build/log_dictionary.c (both from npm run build)
+# and node_modules.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../deps.sh"

@@ -63,6 +63,7 @@ static void run_agent(void *arg)
     cfg.wasm_stack_bytes = 8 * 1024; /* the ESP32's Kconfig default */
     cfg.run_until_ms = (int64_t)RV32_HOURS * 3600 * 1000;
     cfg.lazy_compile = r->lazy;
+    cfg.log_dictionary = &agent_log_dictionary;
 
     uint64_t t0 = rv32_instret();
     r->init_status = agent_host_init(&host, &plat, &cfg);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the AssemblyScript module's targets (asconfig.json) that are stale, and only those.
 // A target is stale when its outputs are missing or when the hash of what it is made of
-// (every file under assembly/, asconfig.json, the compiler's and the transform's versions)
+// (every file under assembly/ and tools/log-dictionary/, tools/merge-data-segments.js,
+// asconfig.json, the compiler's and json-as's versions)
 // differs from the one stamped beside its outputs by its last build. Hashes, not mtimes: a
 // checkout or a copy changes mtimes without changing a byte.
 //
@@ -15,16 +16,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { mergeDataSegments } from '../../tools/merge-data-segments.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = 'asconfig.json';
-const SOURCES = 'assembly';
+const SOURCES = ['assembly', 'tools/log-dictionary', 'tools/merge-data-segments.js'];
+/** Targets whose data segments are merged after asc (tools/merge-data-segments.js); not debug: its source map addresses the file. */
+const MERGED = ['release'];
+/** What the log dictionary transform writes beside the module (tools/log-dictionary/). */
+const DICTIONARY = ['build/log-dictionary.json', 'build/log_dictionary.c'];
 const TOOLS = ['assemblyscript', 'json-as'];
 const PROG = 'build';
 const require = createRequire(path.join(ROOT, 'package.json'));
 
 function filesUnder(dir) {
   const out = [];
+  if (!fs.existsSync(dir)) return out;
+  if (fs.statSync(dir).isFile()) return [dir];
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...filesUnder(p));
@@ -37,7 +45,7 @@ function filesUnder(dir) {
 export function inputHash(root, target) {
   const h = crypto.createHash('sha256');
   h.update(`target ${target}\n`);
-  const files = [path.join(root, CONFIG), ...filesUnder(path.join(root, SOURCES)).sort()];
+  const files = [path.join(root, CONFIG), ...SOURCES.flatMap((d) => filesUnder(path.join(root, d))).sort()];
   for (const f of files) {
     h.update(`${path.relative(root, f)}\n`);
     h.update(fs.readFileSync(f));
@@ -54,9 +62,9 @@ function toolVersion(name) {
   }
 }
 
-/** Files a target writes (asconfig's outFile and textFile). */
+/** Files a target writes (asconfig's outFile and textFile, the log dictionary). */
 function outputsOf(options) {
-  return [options.outFile, options.textFile].filter(Boolean).map((f) => path.join(ROOT, f));
+  return [options.outFile, options.textFile, ...DICTIONARY].filter(Boolean).map((f) => path.join(ROOT, f));
 }
 
 const stampOf = (outFile) => `${outFile}.inputs`;
@@ -73,7 +81,9 @@ export function withoutNotices(text) {
 
 function build(target) {
   const asc = require.resolve('assemblyscript/bin/asc.js');
-  const r = spawnSync(process.execPath, [asc, '--target', target], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  // The config by its full path: asc resolves the relative transform path of asconfig.json from
+  // the config's folder, and a relative folder turns it into a package name.
+  const r = spawnSync(process.execPath, [asc, '--config', path.join(ROOT, CONFIG), '--target', target], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error) return { ok: false, text: `cannot run asc (${r.error.message})` };
   return { ok: r.status === 0, text: withoutNotices(`${r.stdout ?? ''}\n\n${r.stderr ?? ''}`) };
 }
@@ -115,6 +125,10 @@ function main(argv) {
       process.stderr.write(`${PROG}: the ${target} module did not build: fix the errors above\n`);
       try { fs.rmSync(stamp, { force: true }); } catch { /* a stale stamp only means a rebuild */ }
       return 1;
+    }
+    if (MERGED.includes(target)) {
+      const m = mergeDataSegments(new Uint8Array(fs.readFileSync(outputs[0])));
+      fs.writeFileSync(outputs[0], m.bytes);
     }
     process.stderr.write(` done in ${secs} s\n`);
     if (r.text) process.stderr.write(`${r.text}\n`); // warnings: the build went through, but say them

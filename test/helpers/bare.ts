@@ -3,6 +3,7 @@
 import { releaseModule } from './harness.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { recordLogLine } from './secrets-log.ts';
+import { expandLog, loadLogDictionary } from '../../host-sim/log-dictionary.ts';
 
 export const IDENTITY = {
   tenantId: 't1', deviceId: 'trk-1', environment: 'https://cloud.example.com',
@@ -23,6 +24,8 @@ export class BareDevice {
   kv: MemoryKv;
   request: { reqId: number; url: string; headers: string; body: string } | null = null;
   errors: string[] = [];
+  /** Every log line, as `level text`. */
+  lines: string[] = [];
   private dec = new TextDecoder();
   private flash: Uint8Array;
 
@@ -33,10 +36,12 @@ export class BareDevice {
     const mem = () => new Uint8Array(this.ex.memory.buffer);
     const text = (p: number, n: number) => this.dec.decode(mem().subarray(p, p + n));
     let seed = 12345;
+    const dictionary = loadLogDictionary();
     const instance = new WebAssembly.Instance(releaseModule(), {
       host: {
-        log: (level: number, p: number, n: number) => {
-          const line = text(p, n);
+        log: (level: number, id: number, p: number, n: number) => {
+          const line = expandLog(dictionary, id, mem().subarray(p, p + n));
+          this.lines.push(`${level} ${line}`);
           if (level === 0) this.errors.push(line);
           if (this.logLines) recordLogLine(line);
         },
@@ -63,10 +68,10 @@ export class BareDevice {
     this.ex = instance.exports as unknown as Ex;
   }
 
-  start(cfg = 'allow_host=cloud.example.com', flags = 0): number {
+  start(cfg = 'allow_host=cloud.example.com', flags = 0, geometry = { sectorSize: 4096, sectorCount: 8, progSize: 4 }): number {
     const b = new TextEncoder().encode(cfg);
     new Uint8Array(this.ex.memory.buffer).set(b, this.ex.rx_buffer());
-    return this.ex.agent_start(0n, b.length, flags, 4096, 8, 4);
+    return this.ex.agent_start(0n, b.length, flags, geometry.sectorSize, geometry.sectorCount, geometry.progSize);
   }
 
   step(now: number): number { return Number(this.ex.agent_step(BigInt(now))); }

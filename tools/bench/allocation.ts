@@ -10,6 +10,7 @@
 // hours, refusals carrying error bodies and the longest Retry-After the host passes, and
 // connect answers crowded with 32 long member names.
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { world, backlogFigures, RELEASE_WASM } from './figures.ts';
 import { STAT } from '../../host-sim/device-host.ts';
@@ -47,7 +48,7 @@ export function buildTracingModule(): string {
   const fresh = fs.existsSync(RTRACE_WASM) && fs.statSync(RTRACE_WASM).mtimeMs >= fs.statSync(RELEASE_WASM).mtimeMs;
   if (!fresh) {
     fs.mkdirSync('build/bench', { recursive: true });
-    execFileSync('npx', ['asc', '--config', 'asconfig.json', '--target', 'release', '--use', 'ASC_RTRACE=1', '-o', RTRACE_WASM], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('npx', ['asc', '--config', path.resolve('asconfig.json'), '--target', 'release', '--use', 'ASC_RTRACE=1', '-o', RTRACE_WASM], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   return RTRACE_WASM;
 }

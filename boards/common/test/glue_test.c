@@ -208,13 +208,45 @@ static void test_abi(const uint8_t *wasm, size_t len)
     static fixture_t f;
     setup(&f, wasm, len, false);
     agent_status_t st = agent_host_init(&f.host, &f.plat, &f.cfg);
-    CHECK(st == AGENT_ERR_ABI, "abi 2: %s", agent_status_text(st));
+    CHECK(st == AGENT_ERR_ABI, "abi 3: %s", agent_status_text(st));
     agent_host_deinit(&f.host);
     static const uint8_t junk[] = { 0, 'a', 's', 'm', 1, 0, 0, 0, 0xff };
     setup(&f, junk, sizeof junk, false);
     st = agent_host_init(&f.host, &f.plat, &f.cfg);
     CHECK(st == AGENT_ERR_MODULE, "junk module: %s", agent_status_text(st));
     agent_host_deinit(&f.host);
+}
+
+/* The log dictionary's expansion (log_dictionary.h): the same lines as
+ * host-sim/log-dictionary.ts prints (test/log-dictionary.test.ts). */
+static void test_log_expand(void)
+{
+    static const agent_log_message_t msgs[] = {
+        { 0x00000010u, "uplink: HTTP {}; retry {} in {} s{}" },
+        { 0x00000020u, "no arguments" },
+    };
+    static const agent_log_dictionary_t dict = { msgs, 2 };
+    /* i32 503, u32 7, i64 -30, string ", then reset" */
+    static const uint8_t args[] = { 1, 0xf7, 0x01, 0, 0, 2, 7, 0, 0, 0, 3, 0xe2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    7, 12, 0, ',', ' ', 't', 'h', 'e', 'n', ' ', 'r', 'e', 's', 'e', 't' };
+    static const struct { uint32_t id; size_t len; const char *want; } cases[] = {
+        { 0x10u, sizeof args, "uplink: HTTP 503; retry 7 in -30 s, then reset" },
+        { 0x10u, 10, "uplink: HTTP 503; retry 7 in {} s{}" },
+        { 0x10u, 12, "uplink: HTTP 503; retry 7 in {} s{} <bad args>" },
+        { 0x20u, 0, "no arguments" },
+        { 0x30u, 0, "log #00000030" },
+        { 0xdeadbeefu, sizeof args, "log #deadbeef [503, 7, -30, \", then reset\"]" },
+        { 0xdeadbeefu, 3, "log #deadbeef <bad args>" },
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = agent_log_expand(&dict, cases[i].id, args, cases[i].len, out, sizeof out);
+        CHECK(n == strlen(cases[i].want) && strcmp(out, cases[i].want) == 0, "log expand %zu: got \"%s\"", i, out);
+    }
+    size_t n = agent_log_expand(&dict, 0x10u, args, sizeof args, out, 8);
+    CHECK(n == strlen(cases[0].want) && strcmp(out, "uplink:") == 0, "log expand cut: got %zu \"%s\"", n, out);
+    n = agent_log_expand(NULL, 0x20u, args, 0, out, sizeof out);
+    CHECK(strcmp(out, "log #00000020") == 0, "log expand without a dictionary: got \"%s\"", out);
 }
 
 /* A module importing something no board provides is refused at load, with lazy
@@ -331,6 +363,7 @@ int main(int argc, char **argv)
     test_bounds(probe, n2);
     test_trap_at_start(probe, n2);
     test_abi(probe2, n3);
+    test_log_expand();
     test_unresolved(probe3, n4);
     CHECK(heap_meter_now() == 0, "wasm3 heap after every deinit: %zu bytes", heap_meter_now());
     free(agent);

@@ -5,7 +5,7 @@
 ;; after the trap). glue_test.c checks the results; the test script replaces
 ;; ABI_VERSION, and EXTRA_IMPORT with nothing or with an import no board provides.
 (module
-  (import "host" "log" (func $log (param i32 i32 i32)))
+  (import "host" "log" (func $log (param i32 i32 i32 i32)))
   (import "host" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
   (import "host" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
   (import "host" "flash_read" (func $flash_read (param i32 i32 i32) (result i32)))
@@ -42,8 +42,8 @@
     (call $rec (i32.const 9) (call $kv_get (i32.const 100) (i32.const 2) (i32.const 400) (i32.const 16)))
     (call $rec (i32.const 10) (call $kv_get (i32.const 110) (i32.const 3) (i32.const 400) (i32.const 16)))
     (call $rec (i32.const 11) (i32.load8_u (i32.const 400)))
-    (call $log (i32.const 0) (i32.const 65535) (i32.const 100))
-    (call $log (i32.const 2) (i32.const 130) (i32.const 2))
+    (call $log (i32.const 0) (i32.const 0x1234) (i32.const 65535) (i32.const 100))
+    (call $log (i32.const 2) (i32.const 0x1234) (i32.const 130) (i32.const 2))
     (i32.const 0))
   (func (export "agent_step") (param $now i64) (result i64)
     (i64.add (local.get $now) (i64.const 60000)))

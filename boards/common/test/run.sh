@@ -28,13 +28,13 @@ if [ "${1:-}" = "measure" ]; then
   exec "$bin" measure "$module" "$@"
 fi
 
-# The probe module three ways: ABI 1, ABI 2, and importing what no board provides.
+# The probe module three ways: ABI 2 (this one), ABI 3, and importing what no board provides.
 wasm_as="$root/node_modules/.bin/wasm-as"
 probe() { # probe NAME ABI EXTRA_IMPORT
   sed -e "s/ABI_VERSION/$2/" -e "s/EXTRA_IMPORT/$3/" "$here/probe.wat" > "$out/$1.wat"
   "$wasm_as" "$out/$1.wat" -o "$out/$1.wasm"
 }
-probe probe 1 ''
-probe probe2 2 ''
-probe probe_unresolved 1 '(import "env" "abort" (func (param i32 i32 i32 i32)))'
+probe probe 2 ''
+probe probe2 3 ''
+probe probe_unresolved 2 '(import "env" "abort" (func (param i32 i32 i32 i32)))'
 "$bin" test "$module" "$out/probe.wasm" "$out/probe2.wasm" "$out/probe_unresolved.wasm"

@@ -89,6 +89,7 @@ static esp_err_t make_agent_config(agent_host_config_t *cfg)
     cfg->board_config_len = make_board_config();
     cfg->start_flags = DEV_MODE ? AGENT_FLAG_DEV : 0;
     cfg->wasm_stack_bytes = CONFIG_TRACKAGENT_WASM_STACK;
+    cfg->log_dictionary = &agent_log_dictionary;
 #if CONFIG_TRACKAGENT_LAZY_COMPILE
     cfg->lazy_compile = true;
 #endif
