@@ -14,6 +14,9 @@ import { writeReport } from './fleet/report.ts';
 import { formatSummary, hhmm, summaryJson, totals } from './fleet/summary.ts';
 import { EVENT_FAULTS, PROFILES, REQUEST_FAULT_NAMES, makeFaultPlan, parseFaults } from './fleet/profiles.ts';
 import { readGpx } from './fleet/motion.ts';
+import { DEFAULT_BATTERY_MAH, DEFAULT_RADIO, RADIOS, parseRadio } from './hal/energy.ts';
+
+const fmtInt = (n: number) => n.toLocaleString('en-US');
 import { provisionDevice, memoryOperator } from './fleet/operator.ts';
 import { DEVICE_HELP, runDeviceCommand } from './device-cli.ts';
 import { writeNvsCsv } from './nvs-csv.ts';
@@ -63,6 +66,8 @@ delivery invariant held, 1 when one failed, 2 for bad flags.
   --log LEVEL        print the devices' module log lines on stderr: error, warn or info
                      (default: none; the summary counts warnings and errors by kind)
   --json             print the summary as one JSON object on stdout, every device in perDevice
+  --radio R          the energy model's radio: wifi (ESP32 Wi-Fi, default) or ltem (nRF9160 LTE-M)
+  --battery-mah N    the battery the days are projected on (default ${fmtInt(DEFAULT_BATTERY_MAH)})
   --wasm FILE        the module to run (default build/trackagent.wasm)
   -h, --help         this help
 
@@ -109,6 +114,8 @@ async function fleetCommand(argv: string[]): Promise<number> {
     log: { type: 'string' },
     json: { type: 'boolean' },
     wasm: { type: 'string' },
+    radio: { type: 'string' },
+    'battery-mah': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -135,6 +142,9 @@ async function fleetCommand(argv: string[]): Promise<number> {
       fail(`fleet: --track ${f.track}: ${(e as Error).message}`, 'give a GPX file with a track or route of at least two points');
     }
   }
+  const radio = parseRadio(f.radio ?? DEFAULT_RADIO);
+  if (!radio) fail(`fleet: --radio '${f.radio}' is neither ${RADIOS.join(' nor ')}`, `give --radio ${RADIOS.join(' or --radio ')}`);
+  const batteryMah = positiveNumber('fleet', 'battery-mah', f['battery-mah'], DEFAULT_BATTERY_MAH, 1_000_000);
   const logLevel = f.log === undefined ? -1 : LOG_LEVELS.indexOf(f.log);
   if (logLevel < 0 && f.log !== undefined) fail(`fleet: --log '${f.log}' is not a level`, `give --log ${LOG_LEVELS.join(', --log ')}`);
   const reportFile = writableFile('fleet', 'report', f.report ?? 'build/report.html', { makeDir: true });
@@ -160,7 +170,7 @@ async function fleetCommand(argv: string[]): Promise<number> {
   let result: FleetResult;
   try {
     result = await runFleet({
-      devices, hours, seed, transport, faults, workers, trackFile: f.track ?? null, stateDir: f.state ?? null, wasm: f.wasm,
+      devices, hours, seed, transport, faults, workers, trackFile: f.track ?? null, stateDir: f.state ?? null, wasm: f.wasm, radio, batteryMah,
       onProgress: (x) => progress.update(x),
       stop: stop.signal,
       log: logLevel < 0 ? undefined : (id, level, line, now) => {

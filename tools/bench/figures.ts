@@ -10,6 +10,7 @@ import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport 
 import { FixedPoint } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
 import { DEFAULT_WASM, loadModule, simDevice } from '../../host-sim/sim-device.ts';
+import type { EnergyMeter } from '../../host-sim/hal/energy.ts';
 
 export const RELEASE_WASM = DEFAULT_WASM;
 const T0 = SIM_START_UTC;
@@ -56,7 +57,7 @@ export interface World {
 }
 
 /** One device against an in-process cloud, with the given remote settings. */
-export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number; wasm?: string } = {}): World {
+export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number; wasm?: string; energy?: EnergyMeter } = {}): World {
   const sched = new Scheduler(T0);
   const cloud = new FakeCloud({ now: () => sched.utcNow(), baseUrl: 'https://cloud.bench' });
   const deviceId = 'bench-1';
@@ -71,6 +72,7 @@ export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: 
     rng: new Rng(opts.seed ?? 1),
     board: { dev: false, firmware: 'bench', allowHosts: ['cloud.bench'] },
     scheduler: sched,
+    energy: opts.energy,
   });
   const flash = device.hal.flash;
   if (sched.boot(device) !== 0) throw new Error('bench device did not start');
