@@ -97,6 +97,7 @@ provisions.
   --seed N           seed of the faults (default 1)
   --tls              serve HTTPS with a test CA made now (openssl; no key is kept), sessions
                      resumable for ${ENERGY.tls.sessionLifetimeMs / 60_000} min; counts full and resumed handshakes (told at exit)
+  --no-keep-alive    close every connection after its answer (each request a new connection)
   --ca-out FILE      with --tls: where to write the CA certificate for a board (default build/test-ca.pem)
   -h, --help         this help
 `;
@@ -228,6 +229,7 @@ async function cloudCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     tls: { type: 'boolean' },
     'ca-out': { type: 'string' },
+    'no-keep-alive': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -295,7 +297,7 @@ async function cloudCommand(argv: string[]): Promise<number> {
   }
   let server;
   try {
-    server = await startCloudServer(cloud, { port, host, tls: tls ? { cert: tls.cert, key: tls.key, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs } : undefined });
+    server = await startCloudServer(cloud, { port, host, closeEach: f['no-keep-alive'] === true, tls: tls ? { cert: tls.cert, key: tls.key, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs } : undefined });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') fail(`cloud: port ${port} on ${host} is in use`, 'pick another --port, or 0 for any free one');

@@ -22,6 +22,8 @@ export interface CloudServerOptions {
   host?: string;
   /** Serve HTTPS with this certificate and key (test-ca.ts); sessions are honoured this long. */
   tls?: { cert: string; key: string; sessionLifetimeMs: number };
+  /** Close every connection after its answer (Connection: close): each request is a new connection, so a client shows whether it resumes its TLS session. */
+  closeEach?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function startCloudServer(cloud: FakeCloud, opts: CloudServerOption
       case 'respond': {
         const { status, headers, body } = outcome.response;
         res.sendDate = false; // the cloud's own Date header, from its clock
+        if (opts.closeEach) res.shouldKeepAlive = false;
         res.writeHead(status, { ...headers, 'content-length': String(body.length) });
         res.end(body);
       }
