@@ -1,78 +1,38 @@
 // The fake cloud over real TLS on loopback (a test CA made at run time): the server counts
 // full and resumed handshakes (isSessionReused), and the in-process energy model's count of
 // handshakes for the same device and the same events matches what the server measured.
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { FakeCloud } from '../host-sim/cloud/fake-cloud.ts';
-import { startCloudServer, type CloudServer } from '../host-sim/cloud/server.ts';
-import { makeTestTls } from '../host-sim/cloud/test-ca.ts';
-import { SocketTransport } from '../host-sim/hal/http.ts';
-import { ENERGY, EnergyMeter } from '../host-sim/hal/energy.ts';
-import { FixedPoint } from '../host-sim/hal/gnss.ts';
-import { Rng } from '../host-sim/hal/random.ts';
-import { Scheduler, SIM_START_UTC } from '../host-sim/scheduler.ts';
-import { simDevice } from '../host-sim/sim-device.ts';
-import { STAT } from '../host-sim/device-host.ts';
+import { ENERGY } from '../host-sim/hal/energy.ts';
+import { measuredTls } from '../tools/bench/energy.ts';
 
 const HOUR = 3_600_000;
-let server: CloudServer | null = null;
-let transport: SocketTransport | null = null;
-afterEach(async () => {
-  transport?.close();
-  await server?.close();
-  server = null;
-  transport = null;
-});
-
-/** One production (https-only) device against the TLS cloud for `hours` virtual hours. */
-async function overTls(hours: number, settings: Record<string, number>, session: { keepAliveMs: number; sessionLifetimeMs: number }) {
-  const tls = makeTestTls();
-  const sched = new Scheduler(SIM_START_UTC);
-  const cloud = new FakeCloud({ now: () => sched.utcNow() });
-  server = await startCloudServer(cloud, { tls: { cert: tls.cert, key: tls.key, sessionLifetimeMs: session.sessionLifetimeMs } });
-  cloud.baseUrl = server.url;
-  const d = cloud.createDevice({ tenantId: 't1', deviceId: 'tls-1', settings: { type: 'tracker', ...settings } });
-  const meter = new EnergyMeter('wifi', 2000, session.keepAliveMs, session.sessionLifetimeMs);
-  transport = new SocketTransport({ ca: tls.ca, realTimeoutCapMs: 2_000, virtualNow: () => sched.now, ...session });
-  const device = simDevice({
-    identity: { tenantId: 't1', deviceId: 'tls-1', environment: server.url, apiKey: d.apiKey, resetSecret: d.resetSecret },
-    flash: { sectorSize: 4096, sectorCount: 32, progSize: 4 },
-    http: transport,
-    gnss: { route: new FixedPoint(47.3769, 8.5417), options: { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 } },
-    rng: new Rng(5),
-    board: { dev: false, firmware: 'tls-test', allowHosts: ['127.0.0.1'] },
-    scheduler: sched,
-    energy: meter,
-  });
-  expect(sched.boot(device)).toBe(0);
-  await sched.runUntil(hours * HOUR);
-  return { meter, server, acked: device.stat(STAT.acked), uplinks: cloud.uplinksOf('tls-1').length };
-}
 
 describe('fake cloud over TLS', () => {
   it('counts full and resumed handshakes on the server, and the model agrees with them', async () => {
-    const r = await overTls(4, { uplinkIntervalS: 120 }, { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs });
+    // The bench's real-TLS world: a production device, the socket transport, the server counting.
+    const r = await measuredTls(4, { uplinkIntervalS: 120, movingIntervalS: 120 });
     expect(r.uplinks).toBeGreaterThan(100);
     expect(r.acked).toBe(r.uplinks);
-    const measured = r.server.handshakes;
+    const measured = r.measured;
     // Uplinks 120 s apart outlive the 60 s keep-alive: each needs a new connection, which resumes.
     expect(measured.full).toBe(1);
     expect(measured.resumed).toBeGreaterThan(100);
-    expect({ full: r.meter.counts.tlsFull, resumed: r.meter.counts.tlsResumed }).toEqual(measured);
+    expect(r.model).toEqual(measured);
   });
 
   it('a session older than its lifetime costs a full handshake, on the server and in the model', async () => {
     // Uplinks 10 min apart, sessions honoured 5 min: every connection but one (the first uplink
     // a minute or two after connect) is a full handshake.
-    const r = await overTls(2, { uplinkIntervalS: 600, heartbeatS: 604800 }, { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: 300_000 });
-    const measured = r.server.handshakes;
+    const r = await measuredTls(2, { uplinkIntervalS: 600, movingIntervalS: 600, heartbeatS: 604800 }, { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: 300_000 });
+    const measured = r.measured;
     expect(measured.full).toBeGreaterThan(5);
     expect(measured.resumed).toBeLessThanOrEqual(1);
-    expect({ full: r.meter.counts.tlsFull, resumed: r.meter.counts.tlsResumed }).toEqual(measured);
+    expect(r.model).toEqual(measured);
   });
 });
 

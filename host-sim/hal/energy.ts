@@ -76,7 +76,7 @@ export const ENERGY = {
     txMa: 100,
     /** nRF9160 PS: the RMC uplink rate, 180 kbit/s; assumption: the same down. */
     bitsPerSecond: 180e3,
-    /** nRF9160 PS, IPSM PSM floor current 2.7 uA, plus the ESP32's light sleep (host MCU; assumption: ESP32 + nRF9160 modem). */
+    /** nRF9160 PS, IPSM PSM floor current 2.7 uA; the host MCU's light sleep is added (assumption: an ESP32 host with an nRF9160 modem). */
     idleMa: 0.0027,
     /** The modem drops to PSM after the RRC tail: the next exchange pays a PSM wake. */
     idleOffMs: 10_000,
@@ -263,7 +263,8 @@ export class EnergyMeter {
     // Asleep whenever neither the CPU nor the radio is busy: the MCU's light sleep, plus the
     // radio's idle current while it is up (Wi-Fi's DTIM pattern includes the chip's sleep).
     const asleepMs = Math.max(0, durationMs - cpuAwakeMs - radioAwakeMs);
-    const sleepMa = this.radio === 'wifi' && this.attached ? p.idleMa : c.lightSleepMa + p.idleMa;
+    // Before the first exchange the radio is off: the MCU's light sleep alone.
+    const sleepMa = !this.attached ? c.lightSleepMa : this.radio === 'wifi' ? p.idleMa : c.lightSleepMa + p.idleMa;
     parts.sleep = mah(sleepMa, asleepMs);
     const total = ENERGY_PARTS.reduce((n, k) => n + parts[k], 0);
     const days = durationMs / DAY_MS;

@@ -44,7 +44,7 @@ export async function chargedProfile(radio: RadioKind, reuse = true, settings: R
  * connection and TLS session in virtual time, the fake cloud counting handshakes; the model
  * charged alongside on the same events.
  */
-export async function measuredTls(hours = ENERGY_HOURS, settings: Record<string, number> = ENERGY_PROFILE, session = { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs }) {
+export async function measuredTls(hours = ENERGY_HOURS, settings: Record<string, number> = ENERGY_PROFILE, session: { keepAliveMs: number; sessionLifetimeMs: number } = { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs }) {
   const tls = makeTestTls();
   const sched = new Scheduler(SIM_START_UTC);
   const cloud = new FakeCloud({ now: () => sched.utcNow() });
