@@ -3,6 +3,7 @@
 // as the model says, and the fleet's --radio and --battery-mah flags are validated.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { runFleet } from '../host-sim/fleet/fleet.ts';
 import { ENERGY, ENERGY_PARTS, EnergyMeter, type EnergyReport, type RadioKind } from '../host-sim/hal/energy.ts';
@@ -93,6 +94,9 @@ describe('energy model', () => {
     expect(j.energy.batteryMah).toBe(500);
     expect(j.energy.daysOnBattery).toBeCloseTo(500 / j.energy.mAhPerDay, 6);
     expect(j.perDevice[0].energy.mAhPerDay).toBeGreaterThan(0);
+    const report = fs.readFileSync(path.resolve('build/energy-test-report.html'), 'utf8');
+    expect(report).toContain('days on a 500 mAh battery');
+    expect(report).toContain(`${j.energy.mAhPerDay.toFixed(2)} mAh per day`);
     const help = spawnSync(process.execPath, [BIN, 'fleet', '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/--radio R .*default\)/);
     expect(help.stdout).toMatch(/--battery-mah N .*default 2,000/);
