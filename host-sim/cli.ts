@@ -14,6 +14,10 @@ import { writeReport } from './fleet/report.ts';
 import { formatSummary, hhmm, summaryJson, totals } from './fleet/summary.ts';
 import { EVENT_FAULTS, PROFILES, REQUEST_FAULT_NAMES, makeFaultPlan, parseFaults } from './fleet/profiles.ts';
 import { readGpx } from './fleet/motion.ts';
+import { DEFAULT_BATTERY_MAH, DEFAULT_RADIO, ENERGY, RADIOS, parseRadio } from './hal/energy.ts';
+import { makeTestTls, writeCaFile, type TestTls } from './cloud/test-ca.ts';
+
+const fmtInt = (n: number) => n.toLocaleString('en-US');
 import { provisionDevice, memoryOperator } from './fleet/operator.ts';
 import { DEVICE_HELP, runDeviceCommand } from './device-cli.ts';
 import { writeNvsCsv } from './nvs-csv.ts';
@@ -63,6 +67,8 @@ delivery invariant held, 1 when one failed, 2 for bad flags.
   --log LEVEL        print the devices' module log lines on stderr: error, warn or info
                      (default: none; the summary counts warnings and errors by kind)
   --json             print the summary as one JSON object on stdout, every device in perDevice
+  --radio R          the energy model's radio: wifi (ESP32 Wi-Fi, default) or ltem (nRF9160 LTE-M)
+  --battery-mah N    the battery the days are projected on (default ${fmtInt(DEFAULT_BATTERY_MAH)})
   --wasm FILE        the module to run (default build/trackagent.wasm)
   -h, --help         this help
 
@@ -89,6 +95,10 @@ provisions.
   --faults PROFILE   request faults and an outage, as for fleet (operator events need fleet)
   --hours H          length the outage window is placed in (default 24)
   --seed N           seed of the faults (default 1)
+  --tls              serve HTTPS with a test CA made now (openssl; no key is kept), sessions
+                     resumable for ${ENERGY.tls.sessionLifetimeMs / 60_000} min; counts full and resumed handshakes (told at exit)
+  --no-keep-alive    close every connection after its answer (each request a new connection)
+  --ca-out FILE      with --tls: where to write the CA certificate for a board (default build/test-ca.pem)
   -h, --help         this help
 `;
 
@@ -109,6 +119,8 @@ async function fleetCommand(argv: string[]): Promise<number> {
     log: { type: 'string' },
     json: { type: 'boolean' },
     wasm: { type: 'string' },
+    radio: { type: 'string' },
+    'battery-mah': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -135,6 +147,9 @@ async function fleetCommand(argv: string[]): Promise<number> {
       fail(`fleet: --track ${f.track}: ${(e as Error).message}`, 'give a GPX file with a track or route of at least two points');
     }
   }
+  const radio = parseRadio(f.radio ?? DEFAULT_RADIO);
+  if (!radio) fail(`fleet: --radio '${f.radio}' is neither ${RADIOS.join(' nor ')}`, `give --radio ${RADIOS.join(' or --radio ')}`);
+  const batteryMah = positiveNumber('fleet', 'battery-mah', f['battery-mah'], DEFAULT_BATTERY_MAH, 1_000_000);
   const logLevel = f.log === undefined ? -1 : LOG_LEVELS.indexOf(f.log);
   if (logLevel < 0 && f.log !== undefined) fail(`fleet: --log '${f.log}' is not a level`, `give --log ${LOG_LEVELS.join(', --log ')}`);
   const reportFile = writableFile('fleet', 'report', f.report ?? 'build/report.html', { makeDir: true });
@@ -160,7 +175,7 @@ async function fleetCommand(argv: string[]): Promise<number> {
   let result: FleetResult;
   try {
     result = await runFleet({
-      devices, hours, seed, transport, faults, workers, trackFile: f.track ?? null, stateDir: f.state ?? null, wasm: f.wasm,
+      devices, hours, seed, transport, faults, workers, trackFile: f.track ?? null, stateDir: f.state ?? null, wasm: f.wasm, radio, batteryMah,
       onProgress: (x) => progress.update(x),
       stop: stop.signal,
       log: logLevel < 0 ? undefined : (id, level, line, now) => {
@@ -212,6 +227,9 @@ async function cloudCommand(argv: string[]): Promise<number> {
     faults: { type: 'string' },
     hours: { type: 'string' },
     seed: { type: 'string' },
+    tls: { type: 'boolean' },
+    'ca-out': { type: 'string' },
+    'no-keep-alive': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -236,6 +254,19 @@ async function cloudCommand(argv: string[]): Promise<number> {
     if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash || publicUrl.username) fail(`cloud: --public-url ${f['public-url']} has a path, query or credentials`, 'give the scheme, host and port only, e.g. http://192.168.1.20:8080');
   } else if (wildcard) {
     fail(`cloud: --host ${host} listens on every address, and no board can reach ${host}`, 'add --public-url http://ADDRESS:PORT with the address a board reaches this machine at');
+  }
+  if (f['ca-out'] !== undefined && !f.tls) fail('cloud: --ca-out FILE is the CA of --tls', 'add --tls, or leave --ca-out out');
+  if (f.tls && publicUrl && publicUrl.protocol !== 'https:') fail(`cloud: --tls with --public-url ${f['public-url']}: a TLS cloud is https`, 'give an https:// --public-url');
+  let tls: TestTls | null = null;
+  let caFile = '';
+  if (f.tls) {
+    caFile = writableFile('cloud', 'ca-out', f['ca-out'] ?? 'build/test-ca.pem', { makeDir: true });
+    try {
+      tls = makeTestTls();
+      writeCaFile(tls, caFile);
+    } catch (e) {
+      fail(`cloud: --tls: ${(e as Error).message}`, 'install openssl, or run without --tls');
+    }
   }
   const nvsCsv = f['nvs-csv'];
   if (nvsCsv !== undefined) {
@@ -266,7 +297,7 @@ async function cloudCommand(argv: string[]): Promise<number> {
   }
   let server;
   try {
-    server = await startCloudServer(cloud, { port, host });
+    server = await startCloudServer(cloud, { port, host, closeEach: f['no-keep-alive'] === true, tls: tls ? { cert: tls.cert, key: tls.key, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs } : undefined });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') fail(`cloud: port ${port} on ${host} is in use`, 'pick another --port, or 0 for any free one');
@@ -324,6 +355,7 @@ async function cloudCommand(argv: string[]): Promise<number> {
     out.push(`  python -m esp_idf_nvs_partition_gen generate ${nvsCsv} nvs.bin 0x6000 && esptool.py write_flash 0x9000 nvs.bin`);
     if (dev) out.push('  (an http:// environment: the board must be built with trackagent > dev mode on)');
   }
+  if (tls) out.push(`TLS: test CA certificate written to ${caFile}: a board trusts it as its CA file (sessions resumable for ${ENERGY.tls.sessionLifetimeMs / 60_000} min)`);
   out.push('Ctrl-C stops it.');
   let saveFailed = false;
   const save = () => {
@@ -349,6 +381,7 @@ async function cloudCommand(argv: string[]): Promise<number> {
   save();
   await server.close();
   const st = cloud.stats();
+  if (tls) process.stderr.write(`TLS handshakes: ${server.handshakes.full} full, ${server.handshakes.resumed} resumed\n`);
   process.stderr.write(`fake cloud stopped after ${st.requests} requests${f.state ? (saveFailed ? '; the state could NOT be saved' : `; state saved to ${f.state}`) : ''}\n`);
   return saveFailed ? 1 : 0;
 }

@@ -6,6 +6,7 @@ import type { KvStore } from './hal/kv.ts';
 import type { HttpTransport, HttpResult } from './hal/http.ts';
 import type { Gnss, GnssAnswer } from './hal/gnss.ts';
 import type { Rng } from './hal/random.ts';
+import type { EnergyMeter } from './hal/energy.ts';
 import { flashImports, type NorFlash } from './hal/flash.ts';
 import { expandLog, loadLogDictionary, type LogDictionary } from './log-dictionary.ts';
 
@@ -36,6 +37,8 @@ export interface DeviceHal {
   gnss: Gnss;
   rng: Rng;
   battery(): number;
+  /** The energy meter of this device, when the simulation charges one (hal/energy.ts). */
+  energy?: EnergyMeter;
   /** One log line of the module (level 0 error .. 3 debug). */
   log(level: number, line: string): void;
 }

@@ -12,6 +12,7 @@ import type { HttpTransport } from './hal/http.ts';
 import { Gnss, type GnssOptions, type MotionSource } from './hal/gnss.ts';
 import type { Rng } from './hal/random.ts';
 import type { Scheduler } from './scheduler.ts';
+import { EnergyMeter, MeteredTransport, type RadioKind } from './hal/energy.ts';
 
 /** The release module, as `npm run build` writes it. */
 export const DEFAULT_WASM = 'build/trackagent.wasm';
@@ -83,6 +84,11 @@ export interface SimDeviceParts {
   log?: (level: number, line: string) => void;
   /** Added to this scheduler (not booted: the caller decides when it powers on). */
   scheduler?: Scheduler;
+  /**
+   * Charge the device for what it does (hal/energy.ts): a meter, or the radio and battery
+   * of a new one. The transport is then wrapped to report every exchange; GNSS its on-time.
+   */
+  energy?: EnergyMeter | { radio: RadioKind; batteryMah?: number };
   /** A DeviceHost subclass with hooks (the proof's, the chaos world's). */
   host?: (module: WebAssembly.Module, hal: DeviceHal, board: BoardSettings) => DeviceHost;
 }
@@ -94,17 +100,23 @@ export function simDevice(p: SimDeviceParts): DeviceHost {
   const flash = p.flash instanceof NorFlash ? p.flash : new NorFlash({ model: 'atomic', ...p.flash });
   const gnss = p.gnss instanceof Gnss ? p.gnss : new Gnss(p.gnss.route, p.gnss.rng ?? p.rng, p.gnss.options);
   const level = p.battery ?? STEADY_BATTERY_PERCENT;
+  const energy = p.energy === undefined || p.energy instanceof EnergyMeter ? p.energy : new EnergyMeter(p.energy.radio, p.energy.batteryMah);
+  // The device's virtual time, once it exists (the transport asks only during an exchange).
+  let device: DeviceHost | undefined;
+  const http = energy ? new MeteredTransport(p.http, energy, () => device!.currentNow + device!.bootAt) : p.http;
+  if (energy) gnss.onAcquire = (ms) => energy.gnssOn(ms);
   const hal: DeviceHal = {
     kv,
     flash,
-    http: p.http,
+    http,
+    energy,
     gnss,
     rng: p.rng,
     battery: typeof level === 'number' ? () => level : level,
     log: p.log ?? (() => {}),
   };
   const module = p.module ?? sharedModule();
-  const device = p.host ? p.host(module, hal, p.board) : new DeviceHost(module, hal, p.board);
+  device = p.host ? p.host(module, hal, p.board) : new DeviceHost(module, hal, p.board);
   p.scheduler?.add(device);
   return device;
 }

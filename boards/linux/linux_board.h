@@ -69,6 +69,7 @@ typedef struct linux_board {
 
     /* HTTP */
     void    *curl;             /* CURL easy handle, reused: keep-alive */
+    void    *share;            /* CURLSH: connection cache, TLS sessions and DNS, kept across resets */
     bool     allow_http;       /* --dev: plain http:// allowed */
     const char *cacert;        /* extra CA bundle (tests with a private CA) */
     uint32_t http_wait_cap_ms; /* virtual mode: longest real wait for one exchange */

@@ -1,7 +1,11 @@
 /*
  * linux_http.c - HTTP and HTTPS through libcurl.
  *
- * One easy handle, reused so connections are kept alive as on a device. Each
+ * One easy handle, reused so connections are kept alive as on a device, attached
+ * to a share handle that holds the connection cache, the TLS session cache and
+ * the DNS cache: a new connection (the server closed the last one, or it went
+ * idle) resumes the TLS session instead of a full handshake, and nothing of it
+ * is lost when the easy handle's options are reset for the next exchange. Each
  * exchange is performed to the end inside http_start (blocking), its answer
  * kept in the glue's answer buffer, and reported complete by http_poll once the
  * board clock reaches its arrival time:
@@ -34,14 +38,28 @@ static int64_t real_ms(void)
 plat_status_t http_init(linux_board_t *b)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return PLAT_IO;
+    /* One thread uses the share: no lock callbacks needed. */
+    CURLSH *sh = curl_share_init();
+    if (sh == NULL
+        || curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK
+        || curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK
+        || curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+        if (sh != NULL) curl_share_cleanup(sh);
+        curl_global_cleanup();
+        return PLAT_IO;
+    }
+    b->share = sh;
     b->curl = curl_easy_init();
     return b->curl != NULL ? PLAT_OK : PLAT_IO;
 }
 
 void http_close(linux_board_t *b)
 {
+    /* The easy handle first: it must be detached before its share goes. */
     if (b->curl != NULL) curl_easy_cleanup((CURL *)b->curl);
     b->curl = NULL;
+    if (b->share != NULL) curl_share_cleanup((CURLSH *)b->share);
+    b->share = NULL;
     curl_global_cleanup();
 }
 
@@ -141,6 +159,7 @@ plat_status_t http_start(void *ctx, const plat_http_request_t *req, plat_http_an
     if (!b->realtime && b->http_wait_cap_ms > 0 && wait > b->http_wait_cap_ms) wait = b->http_wait_cap_ms;
 
     curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_SHARE, (CURLSH *)b->share);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

@@ -2,12 +2,16 @@
 // faults that need one: delays, dropped connections, requests never answered.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { MAX_REQUEST_BYTES, type FakeCloud } from './fake-cloud.ts';
 import type { CloudOutcome } from './types.ts';
 
 export interface CloudServer {
   url: string;
+  /** TLS handshakes the server completed, full and resumed (isSessionReused); zeros over plain HTTP. */
+  readonly handshakes: { full: number; resumed: number };
   close(): Promise<void>;
 }
 
@@ -16,6 +20,10 @@ export interface CloudServerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** Serve HTTPS with this certificate and key (test-ca.ts); sessions are honoured this long. */
+  tls?: { cert: string; key: string; sessionLifetimeMs: number };
+  /** Close every connection after its answer (Connection: close): each request is a new connection, so a client shows whether it resumes its TLS session. */
+  closeEach?: boolean;
 }
 
 /**
@@ -63,13 +71,14 @@ export async function startCloudServer(cloud: FakeCloud, opts: CloudServerOption
       case 'respond': {
         const { status, headers, body } = outcome.response;
         res.sendDate = false; // the cloud's own Date header, from its clock
+        if (opts.closeEach) res.shouldKeepAlive = false;
         res.writeHead(status, { ...headers, 'content-length': String(body.length) });
         res.end(body);
       }
     }
   };
 
-  const server = createServer({ keepAlive: true }, (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     readBody(req).then(
       (body) => {
         const outcome = cloud.serve({
@@ -88,9 +97,17 @@ export async function startCloudServer(cloud: FakeCloud, opts: CloudServerOption
       },
       () => req.socket.destroy(), // client went away mid-body: nothing to answer
     );
-  });
+  };
+  const handshakes = { full: 0, resumed: 0 };
+  const tls = opts.tls;
+  // Over TLS: session tickets and IDs both honoured for sessionLifetimeMs (sessionTimeout is
+  // seconds); every completed handshake counted as full or resumed on this side.
+  const server = tls
+    ? createTlsServer({ keepAlive: true, cert: tls.cert, key: tls.key, sessionTimeout: Math.round(tls.sessionLifetimeMs / 1000) }, handler)
+    : createServer({ keepAlive: true }, handler);
+  if (tls) server.on('secureConnection', (s: TLSSocket) => { if (s.isSessionReused()) handshakes.resumed++; else handshakes.full++; });
   server.keepAliveTimeout = 5_000;
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -104,11 +121,12 @@ export async function startCloudServer(cloud: FakeCloud, opts: CloudServerOption
   });
 
   const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   cloud.baseUrl ??= url;
 
   return {
     url,
+    handshakes,
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;

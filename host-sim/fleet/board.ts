@@ -9,6 +9,7 @@ import { RandomWalk, type GnssOptions, type MotionSource } from '../hal/gnss.ts'
 import { NorFlash } from '../hal/flash.ts';
 import { Rng } from '../hal/random.ts';
 import { simDevice, type FlashGeometry } from '../sim-device.ts';
+import type { RadioKind } from '../hal/energy.ts';
 
 /** 16 x 4 KiB: a small log partition, so that a thousand boards fit in memory. */
 export const FLEET_FLASH: FlashGeometry = { sectorSize: 4096, sectorCount: 16, progSize: 4 };
@@ -54,6 +55,8 @@ export interface BoardParts {
   /** Simulation time for the battery (ms). */
   simNow: () => number;
   log: (level: number, line: string) => void;
+  /** Charge the board's energy with this radio and battery (hal/energy.ts). */
+  energy?: { radio: RadioKind; batteryMah: number };
 }
 
 /** One board: a DeviceHost over its HAL, each part seeded from the board's seed. */
@@ -70,5 +73,6 @@ export function makeBoard(p: BoardParts): DeviceHost {
     battery: drainingBattery(new Rng(p.seed ^ 0xcc9e2d51), p.simNow),
     log: p.log,
     board: p.board,
+    energy: p.energy,
   });
 }

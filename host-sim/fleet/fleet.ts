@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { FakeCloud } from '../cloud/fake-cloud.ts';
 import type { KeyPurpose } from '../cloud/keys.ts';
 import { DEFAULT_WASM, loadModule } from '../sim-device.ts';
+import { DEFAULT_BATTERY_MAH, DEFAULT_RADIO, type RadioKind } from '../hal/energy.ts';
 import { readGpx, type TrackPoint } from './motion.ts';
 import { outageWindow, parseFaults, type FaultSpec, type Window } from './profiles.ts';
 import { runShard, UTC_START, type ShardOptions } from './shard.ts';
@@ -38,6 +39,9 @@ export interface FleetOptions {
   makeSecret?: (purpose: KeyPurpose) => string;
   /** Every module log line, with the simulation ms it was written at. */
   log?: (deviceId: string, level: number, line: string, now: number) => void;
+  /** The energy model's radio and battery (default wifi, 2,000 mAh). */
+  radio?: RadioKind;
+  batteryMah?: number;
   /** Aborted: the run stops at its next slice and is summarised as far as it got (Ctrl-C). */
   stop?: AbortSignal;
 }
@@ -70,10 +74,12 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   const base: Omit<ShardOptions, 'module' | 'indices'> = {
     fleetSize: o.devices, seed: o.seed, durationMs, utcStart: UTC_START, faults: spec, track,
     transport: o.transport, tenantId: o.tenantId, realTimeoutCapMs: o.realTimeoutCapMs,
+    radio: o.radio ?? DEFAULT_RADIO, batteryMah: o.batteryMah ?? DEFAULT_BATTERY_MAH,
   };
   const started = performance.now();
   const info = (): RunInfo => ({
     devices: o.devices, hours: o.hours, seed: o.seed, transport: o.transport, faults: o.faults, workers,
+    radio: base.radio!, batteryMah: base.batteryMah!,
     wallSeconds: (performance.now() - started) / 1000, outage: outageWindow(spec, durationMs), track: o.trackFile ?? null,
   });
 

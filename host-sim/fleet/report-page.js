@@ -186,6 +186,8 @@
       ['duplicates rejected (409)', fmt(d.duplicatesRejected)], ['last delivery', d.lastDeliveredHours === null ? 'never' : hhmm(d.lastDeliveredHours)],
       ['key resets', fmt(d.keyResets)], ['boots / traps', d.boots + ' / ' + d.traps], ['requests / connections', fmt(d.requests) + ' / ' + fmt(d.connections)],
       ['positions on the map', fmt(d.track.length)],
+      ...(d.energy ? [['energy (model)', d.energy.mAhPerDay.toFixed(2) + ' mAh per day, ' + (d.energy.days === null ? '-' : d.energy.days.toFixed(1)) + ' days on battery'],
+        ['TLS handshakes full / resumed', fmt(d.energy.tlsFull) + ' / ' + fmt(d.energy.tlsResumed)]] : []),
     ]);
     const statuses = Object.entries(d.requestsByStatus).sort((a, b) => Number(a[0]) - Number(b[0]));
     fillTable('device-requests', statuses.length ? statuses.map(([s, n]) => [s === '0' ? 'no answer' : 'HTTP ' + s, fmt(n)]) : [['no request reached the cloud', '']]);

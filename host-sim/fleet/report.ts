@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { FAULT_LABELS } from './profiles.ts';
-import { STATUS_GROUPS, explainDevice, fleetLogKinds, hhmm, totals, worstDevices, type DeviceOutcome, type RunInfo, type ShardSummary } from './summary.ts';
+import { ENERGY_LABELS, STATUS_GROUPS, explainDevice, fleetEnergy, fleetLogKinds, hhmm, totals, worstDevices, type DeviceOutcome, type RunInfo, type ShardSummary } from './summary.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -83,6 +83,7 @@ export function renderReport(s: ShardSummary, info: RunInfo): string {
       warnings: d.warnings, errors: d.errors, requestsByStatus: d.requestsByStatus, faults: d.faults, logKinds: d.logKinds,
       logLines: d.logLines.map((l) => ({ h: h(l.t), level: l.level, line: l.line })),
       why: explainDevice(d),
+      energy: d.energy && { mAhPerDay: d.energy.mAhPerDay, days: d.energy.daysOnBattery, tlsFull: d.energy.counts.tlsFull, tlsResumed: d.energy.counts.tlsResumed },
       track: det.track,
       overTime: { buffered: det.buffered, live: det.live, backfill: det.backfill },
     };
@@ -125,6 +126,15 @@ export function renderReport(s: ShardSummary, info: RunInfo): string {
     ['body bytes sent / received', `${fmt(s.bytesSent)} / ${fmt(s.bytesReceived)}`],
     ['module log warnings / errors', `${fmt(t.warnings)} / ${fmt(t.errors)}`],
   ];
+  const en = fleetEnergy(s);
+  if (en) {
+    rows.push([`energy (model, radio ${en.radio}), mean device`, `${en.mAhPerDay.toFixed(2)} mAh per day`]);
+    for (const k of Object.keys(ENERGY_LABELS) as (keyof typeof ENERGY_LABELS)[]) {
+      if (en.perDay[k] > 0) rows.push([`  ${ENERGY_LABELS[k]}`, `${en.perDay[k].toFixed(2)} mAh per day (${Math.round((100 * en.perDay[k]) / en.mAhPerDay)} %)`]);
+    }
+    rows.push([`days on a ${fmt(en.batteryMah)} mAh battery`, `fleet ${en.daysOnBattery.toFixed(1)} (mean device), worst device ${en.worstDays.toFixed(1)} (${en.worstDeviceId})`]);
+    rows.push(['TLS handshakes full / resumed (model)', `${fmt(en.tlsFull)} / ${fmt(en.tlsResumed)}`]);
+  }
   const bad = (k: string) => (k === 'lost' && t.lost > 0) || (k === 'duplicates delivered' && t.duplicatesDelivered > 0) || (k.startsWith('requests before') && s.retryAfterViolations > 0) || (k.startsWith('retries sooner') && s.backoffViolations > 0);
   const summaryTable = rows.map(([k, v]) => `<tr${bad(k) ? ' class="bad"' : ''}><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
   const statuses = [...new Set(Object.values(s.byEndpointStatus).flatMap((m) => Object.keys(m)))].sort((a, b) => Number(a) - Number(b));

@@ -12,6 +12,7 @@ import type { DeviceHost } from '../device-host.ts';
 import { MemoryKv, provision } from '../hal/kv.ts';
 import { MemoryTransport, SocketTransport, type HttpTransport } from '../hal/http.ts';
 import { Rng } from '../hal/random.ts';
+import { DEFAULT_BATTERY_MAH, DEFAULT_RADIO, type RadioKind } from '../hal/energy.ts';
 import { FLEET_FLASH, deviceSeed, makeBoard, makeFlash } from './board.ts';
 import type { FlashGeometry } from '../sim-device.ts';
 import { routeFor, type TrackPoint } from './motion.ts';
@@ -55,6 +56,9 @@ export interface ShardOptions {
   makeSecret?: (purpose: KeyPurpose) => string;
   /** Every module log line (tests scan them for secrets; `fleet --log` prints them). */
   log?: (deviceId: string, level: number, line: string, now: number) => void;
+  /** The radio and battery the energy model charges every device for (default wifi, 2,000 mAh). */
+  radio?: RadioKind;
+  batteryMah?: number;
   /** Asked between slices of the run: true ends it early (Ctrl-C), summarised as far as it got. */
   shouldStop?: () => boolean;
 }
@@ -147,6 +151,7 @@ export async function runShard(o: ShardOptions): Promise<ShardRun> {
         route: routeFor(index, o.fleetSize, deviceSeed(o.seed, index, 1), o.track),
         board: { dev: o.transport === 'socket', firmware: o.firmware ?? '1.0.0-sim' },
         seed: deviceSeed(o.seed, index, 2),
+        energy: { radio: o.radio ?? DEFAULT_RADIO, batteryMah: o.batteryMah ?? DEFAULT_BATTERY_MAH },
         simNow: () => sched.now,
         log: (level, line) => {
           if (level <= 1) {

@@ -7,6 +7,7 @@ import type { FakeCloud, RequestLogEntry, StoredUplink } from '../cloud/fake-clo
 import type { DeviceStore } from '../cloud/devices.ts';
 import { STAT, type DeviceHost } from '../device-host.ts';
 import { FAULT_LABELS, type FaultCounts, type Window } from './profiles.ts';
+import { ENERGY_PARTS, type EnergyBreakdown, type EnergyReport, type RadioKind } from '../hal/energy.ts';
 
 export const DEVICE_ENDPOINTS = ['connect', 'reset', 'uplink', 'backfill'] as const;
 export const STATUS_GROUPS = ['2xx', '409', '401', '403/404', '429', '5xx', 'other 4xx', 'no answer'] as const;
@@ -67,6 +68,8 @@ export interface DeviceOutcome {
   /** Module warnings and errors by kind (numbers folded to #), and the first lines verbatim. */
   logKinds: Record<string, number>;
   logLines: LogLine[];
+  /** What the energy model charged this device (hal/energy.ts); absent when none was charged. */
+  energy?: EnergyReport;
 }
 
 /** One module log line of a device: simulation ms, level (0 error, 1 warning), text. */
@@ -307,6 +310,7 @@ export function summarizeShard(o: {
       operator: acts.map((a) => ({ t: a.t, kind: a.kind })),
       logKinds: b.logKinds,
       logLines: b.logLines,
+      ...(h.hal.energy ? { energy: h.hal.energy.report(o.durationMs, stat(STAT.acked)) } : {}),
     });
     const track = thin(pts, DETAIL_TRACK_POINTS).map(([la, lo]) => [round5(la), round5(lo)] as [number, number]);
     detail[b.deviceId] = { track, buffered: b.buffered, live, backfill };
@@ -476,6 +480,48 @@ export function totals(s: ShardSummary): Totals {
   return t;
 }
 
+/** The fleet's energy: the mean device's mAh per day and its breakdown, and days on battery. */
+export interface FleetEnergy {
+  radio: RadioKind;
+  batteryMah: number;
+  devices: number;
+  mAhPerDay: number;
+  perDay: EnergyBreakdown;
+  /** The battery over the mean device's mAh per day. */
+  daysOnBattery: number;
+  /** The device that empties its battery first. */
+  worstDays: number;
+  worstDeviceId: string;
+  tlsFull: number;
+  tlsResumed: number;
+  connections: number;
+  associations: number;
+}
+
+export function fleetEnergy(s: ShardSummary): FleetEnergy | null {
+  const ds = s.devices.filter((d) => d.energy);
+  if (ds.length === 0) return null;
+  const perDay = Object.fromEntries(ENERGY_PARTS.map((k) => [k, ds.reduce((n, d) => n + d.energy!.perDay[k], 0) / ds.length])) as EnergyBreakdown;
+  const mAhPerDay = ds.reduce((n, d) => n + d.energy!.mAhPerDay, 0) / ds.length;
+  const worst = ds.reduce((a, d) => (d.energy!.daysOnBattery < a.energy!.daysOnBattery ? d : a), ds[0]);
+  const e0 = ds[0].energy!;
+  const sum = (f: (e: EnergyReport) => number) => ds.reduce((n, d) => n + f(d.energy!), 0);
+  return {
+    radio: e0.radio, batteryMah: e0.batteryMah, devices: ds.length, mAhPerDay, perDay,
+    daysOnBattery: mAhPerDay > 0 ? e0.batteryMah / mAhPerDay : Infinity,
+    worstDays: worst.energy!.daysOnBattery, worstDeviceId: worst.deviceId,
+    tlsFull: sum((e) => e.counts.tlsFull), tlsResumed: sum((e) => e.counts.tlsResumed),
+    connections: sum((e) => e.counts.connections), associations: sum((e) => e.counts.associations),
+  };
+}
+
+/** Labels of the energy parts, for the summary and the report. */
+export const ENERGY_LABELS: Record<(typeof ENERGY_PARTS)[number], string> = {
+  association: 'radio association / attach', radioWake: 'radio wakes from PSM', tlsFull: 'full TLS handshakes',
+  tlsResumed: 'resumed TLS handshakes', transfer: 'bytes each way', radioTail: 'radio tail after exchanges',
+  gnss: 'GNSS on-time', cpu: 'CPU awake (module)', sleep: 'sleep',
+};
+
 export interface RunInfo {
   devices: number;
   hours: number;
@@ -486,6 +532,8 @@ export interface RunInfo {
   wallSeconds: number;
   outage: Window | null;
   track: string | null;
+  radio?: RadioKind;
+  batteryMah?: number;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -539,6 +587,16 @@ export function formatSummary(s: ShardSummary, info: RunInfo): string {
   }
   out.push(table(rows, ['l', ...statuses.map(() => 'r' as const), 'r']));
   if (statuses.includes('0')) out.push('(status "none": the cloud sent no answer: connection dropped or left hanging)');
+  const en = fleetEnergy(s);
+  if (en) {
+    out.push('');
+    out.push(table([
+      [`energy (model, --radio ${en.radio}), mean device`, 'mAh/day', 'share'],
+      ...ENERGY_PARTS.filter((k) => en.perDay[k] > 0).map((k) => [ENERGY_LABELS[k], en.perDay[k].toFixed(2), `${Math.round((100 * en.perDay[k]) / en.mAhPerDay)} %`]),
+      ['total', en.mAhPerDay.toFixed(2), ''],
+    ], ['l', 'r', 'r']));
+    out.push(`days on a ${fmt(en.batteryMah)} mAh battery: fleet ${en.daysOnBattery.toFixed(1)} (mean device), worst device ${en.worstDays.toFixed(1)} (${en.worstDeviceId}); TLS handshakes full / resumed ${fmt(en.tlsFull)} / ${fmt(en.tlsResumed)}`);
+  }
   const faultRows = Object.entries(s.faults).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   out.push('');
   if (faultRows.length === 0) out.push('faults injected: none');
@@ -592,6 +650,7 @@ export function summaryJson(s: ShardSummary, info: RunInfo) {
     faultsInjected: s.faults,
     ...(s.stoppedAtMs === undefined ? {} : { stoppedAtHours: s.stoppedAtMs / 3_600_000 }),
     logKinds: Object.fromEntries(fleetLogKinds(s, 20)),
+    energy: fleetEnergy(s),
     perDevice: s.devices.map((d) => ({
       deviceId: d.deviceId, recorded: d.recorded, delivered: d.delivered, buffered: d.buffered, lost: d.lost, dropped: d.dropped,
       duplicatesDelivered: d.duplicatesStored, duplicatesRejected: d.duplicatesRejected, peakBuffered: d.peakBuffered,
@@ -599,6 +658,7 @@ export function summaryJson(s: ShardSummary, info: RunInfo) {
       keyResets: d.keyResets, boots: d.boots, traps: d.traps, requests: d.requests, connections: d.connections, deleted: d.deleted,
       requestsByStatus: d.requestsByStatus, faults: d.faults, warnings: d.warnings, errors: d.errors, logKinds: d.logKinds,
       why: explainDevice(d),
+      ...(d.energy ? { energy: { mAhPerDay: d.energy.mAhPerDay, perDay: d.energy.perDay, daysOnBattery: d.energy.daysOnBattery, counts: d.energy.counts } } : {}),
     })),
   };
 }

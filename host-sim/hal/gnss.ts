@@ -26,9 +26,18 @@ export interface GnssOptions {
 }
 
 export class Gnss {
+  /** Told how long the receiver is on for each request (the energy meter listens). */
+  onAcquire?: (onMs: number) => void;
+
   constructor(private route: MotionSource, private rng: Rng, private opts: GnssOptions = {}) {}
 
   acquire(t: number, timeoutMs: number): GnssAnswer {
+    const a = this.answer(t, timeoutMs);
+    this.onAcquire?.(a.afterMs);
+    return a;
+  }
+
+  private answer(t: number, timeoutMs: number): GnssAnswer {
     const { timeoutRate = 0.05, fixMinMs = 2_000, fixMaxMs = 25_000 } = this.opts;
     if (this.rng.chance(timeoutRate)) return { afterMs: timeoutMs, ok: false, lat: 0, lon: 0, accuracyM: 0 };
     const afterMs = Math.min(timeoutMs, this.rng.int(fixMinMs, fixMaxMs));

@@ -60,6 +60,16 @@ export interface SocketTransportOptions {
   ca?: string | Buffer;
   /** Body bytes kept at most; more is cut (the module's receive buffer is smaller anyway). */
   maxBody?: number;
+  /**
+   * The device's virtual clock, ms. With it, the transport keeps connections and TLS
+   * sessions as long in virtual time as a server would in real time: an idle connection older
+   * than `keepAliveMs` is closed before the next request, and a session older than
+   * `sessionLifetimeMs` forgotten (the TLS fake cloud honours it that long). Without it, the
+   * agent's sockets and session cache live in real time only.
+   */
+  virtualNow?: () => number;
+  keepAliveMs?: number;
+  sessionLifetimeMs?: number;
 }
 
 export class SocketTransport implements HttpTransport {
@@ -67,12 +77,51 @@ export class SocketTransport implements HttpTransport {
   private httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   private httpsAgent: https.Agent;
   private seen = new WeakSet<object>();
+  private lastEnd = -Infinity;
+  private sessionAt = -Infinity;
 
   constructor(private opts: SocketTransportOptions = {}) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.ca });
+    this.httpsAgent = this.newHttpsAgent();
+  }
+
+  // Keep-alive sockets, and (https.Agent's own cache) the TLS sessions the server issued:
+  // a new connection offers the last session, so the server can resume it.
+  private newHttpsAgent() {
+    return new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.opts.ca });
+  }
+
+  /** Before a request at virtual `t`: drop what a server would have dropped by now. */
+  private age(t: number) {
+    const o = this.opts;
+    if (t - this.lastEnd > (o.keepAliveMs ?? Infinity)) {
+      this.httpAgent.destroy();
+      this.httpsAgent.destroy();
+    }
+    if (t - this.sessionAt > (o.sessionLifetimeMs ?? Infinity)) {
+      this.httpsAgent.destroy();
+      this.httpsAgent = this.newHttpsAgent();
+    }
   }
 
   request(req: HttpRequest): Promise<HttpResult> {
+    const now = this.opts.virtualNow;
+    if (now) {
+      const t = now();
+      this.age(t);
+      return this.exchange(req).then((r) => {
+        this.lastEnd = t;
+        if (this.connected) this.sessionAt = t;
+        this.connected = false;
+        return r;
+      });
+    }
+    return this.exchange(req);
+  }
+
+  /** A new connection was made by the exchange in progress (its handshake renews the session). */
+  private connected = false;
+
+  private exchange(req: HttpRequest): Promise<HttpResult> {
     const cap = this.opts.realTimeoutCapMs ?? req.timeoutMs;
     const maxBody = this.opts.maxBody ?? 64 * 1024;
     return new Promise((resolve) => {
@@ -100,6 +149,7 @@ export class SocketTransport implements HttpTransport {
         if (!this.seen.has(s)) {
           this.seen.add(s);
           this.connectionsOpened++;
+          this.connected = true;
         }
       });
       const timer = setTimeout(() => {

@@ -9,6 +9,8 @@ import { NorFlash } from '../../host-sim/hal/flash.ts';
 import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { SocketTransport, MemoryTransport, type HttpTransport } from '../../host-sim/hal/http.ts';
+import { makeTestTls } from '../../host-sim/cloud/test-ca.ts';
+import { ENERGY } from '../../host-sim/hal/energy.ts';
 import { RandomWalk, type GnssOptions } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
 import { DEFAULT_WASM, sharedModule, simDevice } from '../../host-sim/sim-device.ts';
@@ -40,6 +42,8 @@ export interface HarnessOptions {
   deviceId?: string;
   flash?: { sectorSize: number; sectorCount: number; progSize: number };
   faults?: FaultHook;
+  /** Over sockets: serve HTTPS with a test CA made now; the transport keeps connections and sessions in virtual time. */
+  tls?: boolean;
 }
 
 export class Harness {
@@ -65,6 +69,8 @@ export class Harness {
   readonly tenantId = 't1';
   readonly deviceId: string;
   private close: (() => Promise<void>) | null = null;
+  /** TLS handshakes the cloud counted (opts.tls), full and resumed. */
+  handshakes = { full: 0, resumed: 0 };
   private rng: Rng;
 
   constructor(readonly opts: HarnessOptions = {}) {
@@ -84,10 +90,13 @@ export class Harness {
 
   async start(): Promise<this> {
     if ((this.opts.transport ?? 'socket') === 'socket') {
-      const server = await startCloudServer(this.cloud);
+      const tls = this.opts.tls ? makeTestTls() : null;
+      const session = { keepAliveMs: ENERGY.tls.keepAliveMs, sessionLifetimeMs: ENERGY.tls.sessionLifetimeMs };
+      const server = await startCloudServer(this.cloud, { tls: tls ? { cert: tls.cert, key: tls.key, ...session } : undefined });
       this.url = server.url;
+      this.handshakes = server.handshakes;
       this.close = () => server.close();
-      this.http = new SocketTransport({ realTimeoutCapMs: 300 });
+      this.http = new SocketTransport(tls ? { realTimeoutCapMs: 300, ca: tls.ca, virtualNow: () => this.sched.now, ...session } : { realTimeoutCapMs: 300 });
     } else {
       this.url = 'https://cloud.test'; // no sockets, so a production (https-only) board can run
       this.cloud.baseUrl = this.url;

@@ -7,9 +7,10 @@ import { STAT, type DeviceHost } from '../../host-sim/device-host.ts';
 import { SIM_START_UTC, Scheduler } from '../../host-sim/scheduler.ts';
 import type { NorFlash } from '../../host-sim/hal/flash.ts';
 import { MemoryTransport, type HttpRequest, type HttpResult, type HttpTransport } from '../../host-sim/hal/http.ts';
-import { FixedPoint } from '../../host-sim/hal/gnss.ts';
+import { FixedPoint, type MotionSource } from '../../host-sim/hal/gnss.ts';
 import { Rng } from '../../host-sim/hal/random.ts';
 import { DEFAULT_WASM, loadModule, simDevice } from '../../host-sim/sim-device.ts';
+import type { EnergyMeter } from '../../host-sim/hal/energy.ts';
 
 export const RELEASE_WASM = DEFAULT_WASM;
 const T0 = SIM_START_UTC;
@@ -56,7 +57,7 @@ export interface World {
 }
 
 /** One device against an in-process cloud, with the given remote settings. */
-export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number; wasm?: string } = {}): World {
+export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: number; seed?: number; wasm?: string; energy?: EnergyMeter; route?: MotionSource } = {}): World {
   const sched = new Scheduler(T0);
   const cloud = new FakeCloud({ now: () => sched.utcNow(), baseUrl: 'https://cloud.bench' });
   const deviceId = 'bench-1';
@@ -67,10 +68,11 @@ export function world(settings: Record<string, number>, opts: { idleTimeoutMs?: 
     identity: { tenantId: 't1', deviceId, environment: 'https://cloud.bench', apiKey: d.apiKey, resetSecret: d.resetSecret },
     flash: { sectorSize: 4096, sectorCount: 64, progSize: 4 },
     http: meter,
-    gnss: { route: new FixedPoint(47.3769, 8.5417), options: { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 } },
+    gnss: { route: opts.route ?? new FixedPoint(47.3769, 8.5417), options: { timeoutRate: 0, fixMinMs: 1_000, fixMaxMs: 1_000 } },
     rng: new Rng(opts.seed ?? 1),
     board: { dev: false, firmware: 'bench', allowHosts: ['cloud.bench'] },
     scheduler: sched,
+    energy: opts.energy,
   });
   const flash = device.hal.flash;
   if (sched.boot(device) !== 0) throw new Error('bench device did not start');
