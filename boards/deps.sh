@@ -10,6 +10,7 @@
 #   picolibc-riscv64-unknown-elf
 #   qemu-system-misc                          qemu-system-riscv32, which runs it
 #   valgrind                                  boards/linux/measure.sh (npm run bench, budgets)
+#   openssl                                   the test CA of the fake cloud's HTTPS (cloud --tls, the TLS tests)
 set -euo pipefail
 need=()
 command -v cmake >/dev/null || need+=(cmake)
@@ -21,6 +22,7 @@ command -v riscv64-unknown-elf-gcc >/dev/null || need+=(gcc-riscv64-unknown-elf)
 [ -f /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ] || need+=(picolibc-riscv64-unknown-elf)
 command -v qemu-system-riscv32 >/dev/null || need+=(qemu-system-misc)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "boards: installing Debian packages: ${need[*]}" >&2
