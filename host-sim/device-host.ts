@@ -12,17 +12,13 @@ import { expandLog, loadLogDictionary, type LogDictionary } from './log-dictiona
 /** The raw flash of the uplink-log partition (the simulator's NOR flash). */
 export type RawFlash = NorFlash;
 
-export const ABI_VERSION = 2;
-export const FLAG_DEV = 1;
-export const FLAG_AFTER_TRAP = 2;
-export const FLAG_FAULT_INJECTION = 4;
+import {
+  ABI_VERSION, FLAG_DEV, FLAG_AFTER_TRAP, FLAG_FAULT_INJECTION, STAT, START_OK, IMPORT_OK, IMPORT_NOT_FOUND,
+  IMPORT_BAD_POINTER, METHOD_POST, NET_BROKEN, GNSS_FIX, GNSS_TIMED_OUT, RESPONSE_BODY_CUT,
+} from './abi-constants.ts';
 
-export const STAT = {
-  recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6,
-  boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11,
-  uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16,
-  epoch: 32, unverifiedAnswers: 33, budgetRemaining: 34, budgetWaits: 35, epochOrdinal: 36,
-} as const;
+// The ABI's constants (assembly/abi.json), for the callers that know them from here.
+export { ABI_VERSION, FLAG_DEV, FLAG_AFTER_TRAP, FLAG_FAULT_INJECTION, STAT };
 
 /** agent_stat 6: the session's state codes (assembly/session.ts). */
 export const SESSION_STATE = {
@@ -60,8 +56,6 @@ interface Exports {
   agent_stat(which: number): bigint;
   debug_trap(): void;
 }
-
-const BAD_POINTER = -3;
 
 /** Thrown when a call into the module traps; the host recovers by restarting the instance. */
 export function isTrap(e: unknown): boolean {
@@ -111,7 +105,7 @@ export class DeviceHost {
     if (this.board.faultInjection) flags |= FLAG_FAULT_INJECTION;
     const f = this.hal.flash;
     this.startStatus = this.ex.agent_start(BigInt(now), cfg.length, flags, f.sectorSize, f.sectorCount, f.progSize);
-    this.started = this.startStatus === 0;
+    this.started = this.startStatus === START_OK;
     this.wakeAt = now;
     return this.startStatus;
   }
@@ -168,7 +162,7 @@ export class DeviceHost {
       const mem = new Uint8Array(this.ex.memory.buffer, this.ex.rx_buffer(), cap);
       mem.set(hdr, 0);
       mem.set(body, hdr.length);
-      this.ex.on_http_response(BigInt(now), h.reqId, r.status, hdr.length, body.length, cut ? 1 : 0);
+      this.ex.on_http_response(BigInt(now), h.reqId, r.status, hdr.length, body.length, cut ? RESPONSE_BODY_CUT : 0);
     });
     this.step(now);
   }
@@ -179,7 +173,7 @@ export class DeviceHost {
     this.gnss = null;
     const a = g.answer;
     const utcS = a.ok ? (this.utcAtBootMs + now) / 1000 : 0;
-    this.guarded(now, () => this.ex.on_gnss_fix(BigInt(now), g.reqId, a.ok ? 0 : 1, a.lat, a.lon, a.accuracyM, utcS));
+    this.guarded(now, () => this.ex.on_gnss_fix(BigInt(now), g.reqId, a.ok ? GNSS_FIX : GNSS_TIMED_OUT, a.lat, a.lon, a.accuracyM, utcS));
     this.step(now);
   }
 
@@ -221,16 +215,16 @@ export class DeviceHost {
       kv_get: (kp: number, kl: number, bp: number, cap: number) => {
         const key = this.text(kp, kl);
         const buf = this.bytes(bp, cap);
-        if (key === null || buf === null) return BAD_POINTER;
+        if (key === null || buf === null) return IMPORT_BAD_POINTER;
         const v = hal.kv.get(key);
-        if (v === undefined) return -1;
+        if (v === undefined) return IMPORT_NOT_FOUND;
         buf.set(v.subarray(0, Math.min(cap, v.length)));
         return v.length;
       },
       kv_set: (kp: number, kl: number, vp: number, vl: number) => {
         const key = this.text(kp, kl);
         const val = this.bytes(vp, vl);
-        if (key === null || val === null) return BAD_POINTER;
+        if (key === null || val === null) return IMPORT_BAD_POINTER;
         return hal.kv.set(key, Uint8Array.from(val));
       },
       ...flashImports(() => this.ex.memory, hal.flash),
@@ -238,7 +232,7 @@ export class DeviceHost {
         const url = this.text(up, ul);
         const head = this.text(hp, hl);
         const body = this.bytes(bp, bl);
-        if (url === null || head === null || body === null) return BAD_POINTER;
+        if (url === null || head === null || body === null) return IMPORT_BAD_POINTER;
         if (this.http) return -1; // one at a time
         const headers: Record<string, string> = {};
         for (const line of head.split('\r\n')) {
@@ -246,21 +240,21 @@ export class DeviceHost {
           if (c > 0) headers[line.slice(0, c).trim()] = line.slice(c + 1).trim();
         }
         const slot: NonNullable<DeviceHost['http']> = { reqId, promise: Promise.resolve() };
-        const verb = method === 1 ? 'POST' as const : 'GET' as const;
+        const verb = method === METHOD_POST ? 'POST' as const : 'GET' as const;
         if (hal.http.requestSync) {
           // In process: the answer is known now (the body is read before this call returns, so
           // no copy); it is still delivered after this call returns, never from inside it.
           slot.result = hal.http.requestSync({ method: verb, url, headers, body, timeoutMs });
           this.http = slot;
-          return 0;
+          return IMPORT_OK;
         }
         const req = { method: verb, url, headers, body: Uint8Array.from(body), timeoutMs };
         slot.promise = hal.http
           .request(req)
           // A transport that throws is a broken connection, never a request left pending forever.
-          .then((r) => { slot.result = r; }, () => { slot.result = { status: -3, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
+          .then((r) => { slot.result = r; }, () => { slot.result = { status: NET_BROKEN, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
         this.http = slot;
-        return 0;
+        return IMPORT_OK;
       },
       gnss_start: (reqId: number, timeoutMs: number) => {
         const now = this.currentNow;

@@ -22,6 +22,7 @@ static const char *const fn_names[FN_COUNT] = {
 };
 
 #define KEY_MAX 64          /* bytes of a key-value key */
+#define SUMMARY_STATS (AGENT_STAT_REQUESTS + 1) /* agent_stat ids 0.. that the summary reads */
 #define LOG_LINE_MAX 240    /* bytes of one module log line kept */
 #define RX_CAP_MAX (1u << 20)
 
@@ -591,7 +592,7 @@ static M3Result deliver_http(agent_host_t *h, int64_t now)
     memcpy(rx, a->buf, hdr + body);
     uint64_t args[6] = {
         cell_i64(now), cell_i32(a->req_id), cell_i32(a->status),
-        cell_i32((int32_t)hdr), cell_i32((int32_t)body), cell_i32(a->truncated ? 1 : 0)
+        cell_i32((int32_t)hdr), cell_i32((int32_t)body), cell_i32(a->truncated ? AGENT_RESPONSE_BODY_CUT : 0)
     };
     h->stats.http_answers++;
     return w3_call(fn_of(h, FN_ON_HTTP_RESPONSE), 6, args, NULL);
@@ -679,8 +680,8 @@ agent_status_t agent_host_summary_json(agent_host_t *h, char *buf, size_t cap, s
     if (buf == NULL || cap == 0) return AGENT_ERR_ARG;
     agent_host_stats_t s;
     agent_host_get_stats(h, &s);
-    int64_t v[AGENT_STAT_COUNT];
-    for (int i = 0; i < AGENT_STAT_COUNT; i++) v[i] = agent_host_stat(h, i);
+    int64_t v[SUMMARY_STATS];
+    for (int i = 0; i < SUMMARY_STATS; i++) v[i] = agent_host_stat(h, i);
     int n = snprintf(buf, cap,
                      "\"uplinksRecorded\":%llu,\"uplinksAcked\":%llu,\"requests\":%llu,"
                      "\"buffered\":%lld,\"resets\":%lld,\"dropped\":%lld,\"lastUplinkId\":%lld,\"boots\":%lld,"
@@ -689,7 +690,7 @@ agent_status_t agent_host_summary_json(agent_host_t *h, char *buf, size_t cap, s
                      "\"gnssFixes\":%llu,\"badPointers\":%llu,\"startStatus\":%d",
                      (unsigned long long)s.recorded, (unsigned long long)s.acked, (unsigned long long)s.requests,
                      (long long)v[AGENT_STAT_BUFFERED], (long long)v[AGENT_STAT_RESETS],
-                     (long long)v[AGENT_STAT_DROPPED], (long long)v[AGENT_STAT_LAST_UPLINK_ID],
+                     (long long)v[AGENT_STAT_DROPPED], (long long)v[AGENT_STAT_LAST_ID],
                      (long long)v[AGENT_STAT_BOOTS], (long long)v[AGENT_STAT_TRAPS],
                      (long long)v[AGENT_STAT_UTC_KNOWN], (long long)v[AGENT_STAT_STATE],
                      (long long)v[AGENT_STAT_BACKOFF_ATTEMPT],
