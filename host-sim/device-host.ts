@@ -14,7 +14,8 @@ export type RawFlash = NorFlash;
 
 import {
   ABI_VERSION, FLAG_DEV, FLAG_AFTER_TRAP, FLAG_FAULT_INJECTION, STAT, START_OK, IMPORT_OK, IMPORT_NOT_FOUND,
-  IMPORT_BAD_POINTER, METHOD_POST, NET_BROKEN, GNSS_FIX, GNSS_TIMED_OUT, RESPONSE_BODY_CUT,
+  IMPORT_BAD_POINTER, IMPORT_BAD_KEY, IMPORT_BUSY, IMPORT_INVALID, METHOD_GET, METHOD_POST, NET_BROKEN,
+  GNSS_FIX, GNSS_TIMED_OUT, RESPONSE_BODY_CUT, KV_KEY_MAX,
 } from './abi-constants.ts';
 
 // The ABI's constants (assembly/abi.json), for the callers that know them from here.
@@ -55,6 +56,34 @@ interface Exports {
   on_gnss_fix(now: bigint, reqId: number, status: number, lat: number, lon: number, acc: number, utcS: number): void;
   agent_stat(which: number): bigint;
   debug_trap(): void;
+}
+
+/** Whether bytes are a key of the ABI: 1 to KV_KEY_MAX of A-Z a-z 0-9 _ . - (ABI.md "Key-value store"). */
+export function isKey(b: Uint8Array): boolean {
+  if (b.length < 1 || b.length > KV_KEY_MAX) return false;
+  return b.every((c) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2d);
+}
+
+/**
+ * The response headers the module reads, as `name: value\n` lines (ABI.md on_http_response), in
+ * order, each kept whole while the lines kept so far fit in half the rx buffer: a line that does
+ * not fit is dropped, the next may still fit. The body has the rest of the buffer.
+ */
+export function headerBlock(headers: Record<string, string>, rxCapacity: number): string {
+  const room = Math.floor(rxCapacity / 2);
+  const enc = new TextEncoder();
+  let out = '';
+  let used = 0;
+  for (const name of ['date', 'retry-after']) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const line = `${name}: ${v}\n`;
+    const n = enc.encode(line).length;
+    if (used + n > room) continue;
+    out += line;
+    used += n;
+  }
+  return out;
 }
 
 /** Thrown when a call into the module traps; the host recovers by restarting the instance. */
@@ -151,11 +180,7 @@ export class DeviceHost {
     const r = h.result;
     this.guarded(now, () => {
       const cap = this.ex.rx_capacity();
-      let head = '';
-      if (r.headers['date'] !== undefined) head += `date: ${r.headers['date']}\n`;
-      if (r.headers['retry-after'] !== undefined) head += `retry-after: ${r.headers['retry-after']}\n`;
-      let hdr = this.enc.encode(head);
-      if (hdr.length > cap / 2) hdr = hdr.subarray(0, 0); // absurd headers: drop them, keep room for the body
+      const hdr = this.enc.encode(headerBlock(r.headers, cap));
       const room = cap - hdr.length;
       const cut = r.body.length > room;
       const body = cut ? r.body.subarray(0, room) : r.body;
@@ -204,6 +229,14 @@ export class DeviceHost {
     return b ? this.dec.decode(b) : null;
   }
 
+  /** A key the module passed: undefined outside memory, null when not a key (ABI.md), else the key. */
+  private key(ptr: number, len: number): string | null | undefined {
+    const b = this.bytes(ptr, len);
+    if (b === null) return undefined;
+    if (!isKey(b)) return null;
+    return this.dec.decode(b);
+  }
+
   private imports(): Record<string, (...args: never[]) => unknown> {
     const hal = this.hal;
     return {
@@ -213,18 +246,20 @@ export class DeviceHost {
       },
       random: () => hal.rng.u32() | 0,
       kv_get: (kp: number, kl: number, bp: number, cap: number) => {
-        const key = this.text(kp, kl);
+        const key = this.key(kp, kl);
         const buf = this.bytes(bp, cap);
-        if (key === null || buf === null) return IMPORT_BAD_POINTER;
+        if (key === undefined || buf === null) return IMPORT_BAD_POINTER;
+        if (key === null) return IMPORT_BAD_KEY;
         const v = hal.kv.get(key);
         if (v === undefined) return IMPORT_NOT_FOUND;
         buf.set(v.subarray(0, Math.min(cap, v.length)));
         return v.length;
       },
       kv_set: (kp: number, kl: number, vp: number, vl: number) => {
-        const key = this.text(kp, kl);
+        const key = this.key(kp, kl);
         const val = this.bytes(vp, vl);
-        if (key === null || val === null) return IMPORT_BAD_POINTER;
+        if (key === undefined || val === null) return IMPORT_BAD_POINTER;
+        if (key === null) return IMPORT_BAD_KEY;
         return hal.kv.set(key, Uint8Array.from(val));
       },
       ...flashImports(() => this.ex.memory, hal.flash),
@@ -233,7 +268,8 @@ export class DeviceHost {
         const head = this.text(hp, hl);
         const body = this.bytes(bp, bl);
         if (url === null || head === null || body === null) return IMPORT_BAD_POINTER;
-        if (this.http) return -1; // one at a time
+        if ((method !== METHOD_GET && method !== METHOD_POST) || ul === 0 || timeoutMs < 0) return IMPORT_INVALID;
+        if (this.http) return IMPORT_BUSY; // one at a time: the one in flight goes on (ABI.md)
         const headers: Record<string, string> = {};
         for (const line of head.split('\r\n')) {
           const c = line.indexOf(':');
