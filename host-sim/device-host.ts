@@ -293,10 +293,11 @@ export class DeviceHost {
         return IMPORT_OK;
       },
       gnss_start: (reqId: number, timeoutMs: number) => {
+        if (timeoutMs < 0) return IMPORT_INVALID; // as the C glue (ABI.md gnss_start)
         const now = this.currentNow;
         this.gnss = { reqId, at: now, answer: hal.gnss.acquire(now + this.bootAt, timeoutMs) };
         this.gnss.at = now + this.gnss.answer.afterMs;
-        return 0;
+        return IMPORT_OK;
       },
       battery_percent: () => hal.battery(),
       motion: () => (hal.gnss.moving(this.currentNow + this.bootAt) ? 1 : 0),
