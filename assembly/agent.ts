@@ -12,7 +12,7 @@ import { Identity, loadIdentity, storeCred } from "./identity";
 import { Settings, applySettings, settingGet } from "./settings";
 import { AgentState, loadState, storeState, loadSettings, storeSettings } from "./persist";
 import { UtcClock, parseIso, HINT_DATE, HINT_GNSS } from "./clock";
-import { statusText, endpointUrl, requestHeaders, parseResponseHeaders, ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL, NET_TIMEOUT, NET_BROKEN } from "./cloud";
+import { statusText, endpointUrl, requestHeaders, parseResponseHeaders, ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL } from "./cloud";
 import { ObjectScan, J_STRING, decodeString } from "./json/scan";
 import { ConnectReport, quoted, int } from "./json/wire";
 import { UplinkRecord, BootPlace, KIND_POSITION, KIND_HEALTH, RECORD_MAX, setFix, recordUtc } from "./uplink";
@@ -29,11 +29,13 @@ import {
 import { judgeConnect, judgeReset, judgeSend } from "./answers";
 import { BoardConfig } from "./board_config";
 import { RX_CAPACITY, rxBase } from "./rx";
+import {
+  START_OK, START_BAD_IDENTITY, NET_TIMEOUT, NET_BROKEN, METHOD_POST, RESPONSE_BODY_CUT, GNSS_FIX, IMPORT_OK,
+  STAT_RECORDED, STAT_ACKED, STAT_BUFFERED, STAT_RESETS, STAT_DROPPED, STAT_LAST_ID, STAT_STATE, STAT_BOOTS,
+  STAT_TRAPS, STAT_UTC_KNOWN, STAT_BACKOFF_ATTEMPT, STAT_REQUESTS, STAT_UPLINK_INTERVAL_S, STAT_GNSS_TIMEOUT_S,
+  STAT_EPOCH, STAT_UNVERIFIED_ANSWERS, STAT_BUDGET_REMAINING, STAT_BUDGET_WAITS, STAT_EPOCH_ORDINAL,
+} from "./abi_constants";
 
-export const START_OK: i32 = 0;
-export const START_BAD_IDENTITY: i32 = -1;
-export const START_BAD_CONFIG: i32 = -2;
-export const START_BAD_FLASH: i32 = -3;
 
 const HTTP_TIMEOUT_MS: i32 = 30_000;
 // If the host never reports on a request, the agent gives up on it after this long.
@@ -165,7 +167,7 @@ export class Agent {
     const utc = fixUtcMs(status, utcS);
     if (utc >= 0) this.clock.hint(utc, now, HINT_GNSS);
     const fix = fixUsable(status, lat, lon, acc);
-    if (status == 0 && !fix) logWarn("GNSS: fix out of range ignored");
+    if (status == GNSS_FIX && !fix) logWarn("GNSS: fix out of range ignored");
     this.recordPosition(now, fix, lat, lon, acc);
   }
 
@@ -301,12 +303,12 @@ export class Agent {
     this.reqId++;
     this.requests++;
     this.session.started(req, now);
-    const rc = host_http_request(this.reqId, 1,
+    const rc = host_http_request(this.reqId, METHOD_POST,
       changetype<usize>(url), url.byteLength,
       changetype<usize>(headers), headers.byteLength,
       RequestBody.pointer(), RequestBody.length(),
       HTTP_TIMEOUT_MS);
-    if (rc != 0) this.onHttpAnswer(now, this.reqId, NET_BROKEN, 0, 0, 0);
+    if (rc != IMPORT_OK) this.onHttpAnswer(now, this.reqId, NET_BROKEN, 0, 0, 0);
   }
 
   private sendConnect(now: i64): void {
@@ -388,7 +390,7 @@ export class Agent {
     // a slow answer misleads the clock by at most half its round trip.
     if (status > 0 && headers.dateMs >= 0) this.clock.hint(headers.dateMs, s.inFlightSince + (now - s.inFlightSince) / 2, HINT_DATE);
     if (headers.retryAfterClamped) logWarn("Retry-After over 7 days: waiting 7 days");
-    const truncated = (flags & 1) != 0;
+    const truncated = (flags & RESPONSE_BODY_CUT) != 0;
     const body = rxBase + <usize>hdrLen;
     const req = s.inFlight;
     let outcome: u8 = OUT_TRANSIENT;
@@ -505,24 +507,25 @@ export class Agent {
   }
 
   stat(which: i32): i64 {
-    if (which == 0) return <i64>this.recorded;
-    if (which == 1) return <i64>this.acked;
-    if (which == 2) return <i64>this.uplinks.count();
-    if (which == 3) return <i64>this.st.resets;
-    if (which == 4) return <i64>this.st.dropped;
-    if (which == 5) return <i64>this.ids.lastId();
-    if (which == 6) return <i64>this.session.state;
-    if (which == 7) return <i64>this.ids.boots;
-    if (which == 8) return <i64>this.st.traps;
-    if (which == 9) return this.clock.trusted ? 1 : 0;
-    if (which == 10) return <i64>this.session.attempt;
-    if (which == 11) return <i64>this.requests;
-    if (which >= 12 && which < 17) return <i64>settingGet(this.settings, which - 12);
-    if (which == 32) return <i64>this.ids.epoch;
-    if (which == 33) return <i64>this.st.unverified;
-    if (which == 34) return this.budget.remaining(this.lastNow);
-    if (which == 35) return <i64>this.budget.waits;
-    if (which == 36) return <i64>this.ids.ordinal;
+    if (which == STAT_RECORDED) return <i64>this.recorded;
+    if (which == STAT_ACKED) return <i64>this.acked;
+    if (which == STAT_BUFFERED) return <i64>this.uplinks.count();
+    if (which == STAT_RESETS) return <i64>this.st.resets;
+    if (which == STAT_DROPPED) return <i64>this.st.dropped;
+    if (which == STAT_LAST_ID) return <i64>this.ids.lastId();
+    if (which == STAT_STATE) return <i64>this.session.state;
+    if (which == STAT_BOOTS) return <i64>this.ids.boots;
+    if (which == STAT_TRAPS) return <i64>this.st.traps;
+    if (which == STAT_UTC_KNOWN) return this.clock.trusted ? 1 : 0;
+    if (which == STAT_BACKOFF_ATTEMPT) return <i64>this.session.attempt;
+    if (which == STAT_REQUESTS) return <i64>this.requests;
+    // The settings' ids follow settings.ts's order (settingGet).
+    if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_GNSS_TIMEOUT_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
+    if (which == STAT_EPOCH) return <i64>this.ids.epoch;
+    if (which == STAT_UNVERIFIED_ANSWERS) return <i64>this.st.unverified;
+    if (which == STAT_BUDGET_REMAINING) return this.budget.remaining(this.lastNow);
+    if (which == STAT_BUDGET_WAITS) return <i64>this.budget.waits;
+    if (which == STAT_EPOCH_ORDINAL) return <i64>this.ids.ordinal;
     return -1;
   }
 }

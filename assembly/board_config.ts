@@ -4,9 +4,7 @@ import { parseEnvironment } from "./url";
 import { asciiLower, trimAscii } from "./text";
 import { logError } from "./logger";
 
-export const FLAG_DEV: i32 = 1;
-export const FLAG_AFTER_TRAP: i32 = 2;
-export const FLAG_FAULT_INJECTION: i32 = 4;
+import { FLAG_DEV, FLAG_FAULT_INJECTION } from "./abi_constants";
 
 export class BoardConfig {
   dev: bool = false;

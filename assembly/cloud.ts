@@ -5,6 +5,7 @@ import { trimTrailingSlash } from "./url";
 import { parseHttpDate, UtcClock } from "./clock";
 import { RETRY_AFTER_MAX_MS } from "./backoff";
 import { asciiLower, trimAscii, parseDecimal } from "./text";
+import { NET_TIMEOUT, NET_REFUSED, NET_BROKEN, NET_TLS } from "./abi_constants";
 
 export const ENDPOINT_CONNECT = "/connect";
 export const ENDPOINT_RESET = "/connections/reset";
@@ -13,11 +14,6 @@ export const ENDPOINT_BACKFILL = "/uplinks/backfill";
 
 export const BACKFILL_MAX_BODY: i32 = 16384;
 
-// Transport errors, as the host reports them in place of a status (ABI.md).
-export const NET_TIMEOUT: i32 = -1;
-export const NET_REFUSED: i32 = -2;
-export const NET_BROKEN: i32 = -3;
-export const NET_TLS: i32 = -4;
 
 /** What an answer means for the agent, whatever the endpoint. */
 export enum Verdict {

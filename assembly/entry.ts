@@ -12,8 +12,9 @@
 //    object): what it leaves alive (its member names) is then allocated beside what is
 //    already alive instead of in the middle of the free space, which it would split.
 // agent_start always collects: what it parsed is garbage.
-import { Agent, START_BAD_CONFIG, START_BAD_FLASH } from "./agent";
-import { BoardConfig, parseBoardConfig, FLAG_AFTER_TRAP } from "./board_config";
+import { Agent } from "./agent";
+import { BoardConfig, parseBoardConfig } from "./board_config";
+import { ABI_VERSION, FLAG_AFTER_TRAP, START_BAD_CONFIG, START_BAD_FLASH, START_OK } from "./abi_constants";
 import { RX_CAPACITY, rxBase } from "./rx";
 import { UplinkLog } from "./log";
 import { logError } from "./logger";
@@ -36,8 +37,6 @@ function collectIfShort(): void {
   const root = changetype<usize>(ROOT);
   if (root == 0 || (load<usize>(root) >> (HEAP_RESERVE_LOG2 - TLSF_FL_SHIFT)) == 0) __collect();
 }
-
-const ABI_VERSION: i32 = 2;
 
 let agent: Agent | null = null;
 let faultInjection = false;
@@ -64,7 +63,7 @@ function start(now: i64, cfgLen: i32, flags: i32, sectorSize: i32, sectorCount: 
   faultInjection = cfg.faultInjection;
   const a = new Agent(cfg, <u32>sectorSize, <u32>sectorCount, <u32>progSize);
   const rc = a.start(now, (flags & FLAG_AFTER_TRAP) != 0);
-  if (rc == 0) agent = a;
+  if (rc == START_OK) agent = a;
   return rc;
 }
 

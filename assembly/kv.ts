@@ -2,9 +2,11 @@
 // KV_VALUE_MAX bytes; a longer stored value is reported as an error, never truncated silently.
 import { host_kv_get, host_kv_set } from "./host";
 
-export const KV_VALUE_MAX: i32 = 512;
-export const KV_NOT_FOUND: i32 = -1;
-export const KV_IO_ERROR: i32 = -2;
+import { IMPORT_NOT_FOUND, IMPORT_IO, KV_VALUE_MAX } from "./abi_constants";
+
+// A read's status: the import's own two (ABI.md "Import status"), and one of the module's.
+export const KV_NOT_FOUND: i32 = IMPORT_NOT_FOUND;
+export const KV_IO_ERROR: i32 = IMPORT_IO;
 export const KV_TOO_LONG: i32 = -3;
 
 const scratch = new Uint8Array(KV_VALUE_MAX);

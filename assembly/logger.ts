@@ -11,18 +11,11 @@ import { host_log } from "./host";
 
 // Levels (0 error, 1 warn, 2 info, 3 debug: ABI.md) are the transform's, by the name called.
 
-// Argument tags (ABI.md). Narrower integers are widened to 32 bits.
-const ARG_I32: u8 = 1;
-const ARG_U32: u8 = 2;
-const ARG_I64: u8 = 3;
-const ARG_U64: u8 = 4;
-const ARG_F64: u8 = 5;
-const ARG_BOOL: u8 = 6;
-const ARG_STR: u8 = 7;
-const ARG_NULL: u8 = 8;
+// Argument tags (ABI.md, assembly/abi.json). Narrower integers are widened to 32 bits.
+import { ARG_I32, ARG_U32, ARG_I64, ARG_U64, ARG_F64, ARG_BOOL, ARG_STR, ARG_NULL, LOG_ARGS_MAX } from "./abi_constants";
 
 /** The argument record's size: a longer string is cut to what fits (UTF-8, whole characters). */
-const ARGS_CAP: i32 = 384;
+const ARGS_CAP: i32 = LOG_ARGS_MAX;
 const STR_HEADER: i32 = 3; // tag, u16 byte length
 const args: usize = memory.data(ARGS_CAP);
 let used: i32 = 0;

@@ -2,6 +2,7 @@
 // a GNSS fix bounded by gnssTimeoutS, and a health uplink every heartbeatS. It decides what to
 // record and when; the agent records it. Its only I/O is asking the host to start a fix.
 import { host_gnss_start, host_motion } from "./host";
+import { GNSS_FIX, IMPORT_OK } from "./abi_constants";
 import { Settings } from "./settings";
 import { validFix } from "./uplink";
 
@@ -38,7 +39,7 @@ export class Sampler {
       this.nextSampleAt = now + <i64>intervalS * 1000;
       const timeoutMs = s.gnssTimeoutS * 1000;
       this.gnssReq++;
-      if (host_gnss_start(this.gnssReq, timeoutMs) == 0) {
+      if (host_gnss_start(this.gnssReq, timeoutMs) == IMPORT_OK) {
         this.gnssActive = true;
         this.gnssDeadline = now + <i64>timeoutMs;
       } else {
@@ -67,10 +68,10 @@ export class Sampler {
 
 /** A GNSS answer's UTC, in ms, or -1 when it carries none worth a hint. */
 export function fixUtcMs(status: i32, utcS: f64): i64 {
-  return status == 0 && utcS > 0 && isFinite(utcS) && utcS < 1e11 ? <i64>(utcS * 1000) : -1;
+  return status == GNSS_FIX && utcS > 0 && isFinite(utcS) && utcS < 1e11 ? <i64>(utcS * 1000) : -1;
 }
 
 /** Whether a GNSS answer is a usable fix. */
 export function fixUsable(status: i32, lat: f64, lon: f64, acc: f64): bool {
-  return status == 0 && validFix(lat, lon, acc);
+  return status == GNSS_FIX && validFix(lat, lon, acc);
 }

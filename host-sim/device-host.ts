@@ -13,17 +13,14 @@ import { expandLog, loadLogDictionary, type LogDictionary } from './log-dictiona
 /** The raw flash of the uplink-log partition (the simulator's NOR flash). */
 export type RawFlash = NorFlash;
 
-export const ABI_VERSION = 2;
-export const FLAG_DEV = 1;
-export const FLAG_AFTER_TRAP = 2;
-export const FLAG_FAULT_INJECTION = 4;
+import {
+  ABI_VERSION, FLAG_DEV, FLAG_AFTER_TRAP, FLAG_FAULT_INJECTION, STAT, START_OK, IMPORT_OK, IMPORT_NOT_FOUND,
+  IMPORT_BAD_POINTER, IMPORT_BAD_KEY, IMPORT_BUSY, IMPORT_INVALID, METHOD_GET, METHOD_POST, NET_BROKEN,
+  GNSS_FIX, GNSS_TIMED_OUT, RESPONSE_BODY_CUT, KV_KEY_MAX,
+} from './abi-constants.ts';
 
-export const STAT = {
-  recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6,
-  boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11,
-  uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16,
-  epoch: 32, unverifiedAnswers: 33, budgetRemaining: 34, budgetWaits: 35, epochOrdinal: 36,
-} as const;
+// The ABI's constants (assembly/abi.json), for the callers that know them from here.
+export { ABI_VERSION, FLAG_DEV, FLAG_AFTER_TRAP, FLAG_FAULT_INJECTION, STAT };
 
 /** agent_stat 6: the session's state codes (assembly/session.ts). */
 export const SESSION_STATE = {
@@ -64,7 +61,33 @@ interface Exports {
   debug_trap(): void;
 }
 
-const BAD_POINTER = -3;
+/** Whether bytes are a key of the ABI: 1 to KV_KEY_MAX of A-Z a-z 0-9 _ . - (ABI.md "Key-value store"). */
+export function isKey(b: Uint8Array): boolean {
+  if (b.length < 1 || b.length > KV_KEY_MAX) return false;
+  return b.every((c) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2d);
+}
+
+/**
+ * The response headers the module reads, as `name: value\n` lines (ABI.md on_http_response), in
+ * order, each kept whole while the lines kept so far fit in half the rx buffer: a line that does
+ * not fit is dropped, the next may still fit. The body has the rest of the buffer.
+ */
+export function headerBlock(headers: Record<string, string>, rxCapacity: number): string {
+  const room = Math.floor(rxCapacity / 2);
+  const enc = new TextEncoder();
+  let out = '';
+  let used = 0;
+  for (const name of ['date', 'retry-after']) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const line = `${name}: ${v}\n`;
+    const n = enc.encode(line).length;
+    if (used + n > room) continue;
+    out += line;
+    used += n;
+  }
+  return out;
+}
 
 /** Thrown when a call into the module traps; the host recovers by restarting the instance. */
 export function isTrap(e: unknown): boolean {
@@ -114,7 +137,7 @@ export class DeviceHost {
     if (this.board.faultInjection) flags |= FLAG_FAULT_INJECTION;
     const f = this.hal.flash;
     this.startStatus = this.ex.agent_start(BigInt(now), cfg.length, flags, f.sectorSize, f.sectorCount, f.progSize);
-    this.started = this.startStatus === 0;
+    this.started = this.startStatus === START_OK;
     this.wakeAt = now;
     return this.startStatus;
   }
@@ -160,18 +183,14 @@ export class DeviceHost {
     const r = h.result;
     this.guarded(now, () => {
       const cap = this.ex.rx_capacity();
-      let head = '';
-      if (r.headers['date'] !== undefined) head += `date: ${r.headers['date']}\n`;
-      if (r.headers['retry-after'] !== undefined) head += `retry-after: ${r.headers['retry-after']}\n`;
-      let hdr = this.enc.encode(head);
-      if (hdr.length > cap / 2) hdr = hdr.subarray(0, 0); // absurd headers: drop them, keep room for the body
+      const hdr = this.enc.encode(headerBlock(r.headers, cap));
       const room = cap - hdr.length;
       const cut = r.body.length > room;
       const body = cut ? r.body.subarray(0, room) : r.body;
       const mem = new Uint8Array(this.ex.memory.buffer, this.ex.rx_buffer(), cap);
       mem.set(hdr, 0);
       mem.set(body, hdr.length);
-      this.ex.on_http_response(BigInt(now), h.reqId, r.status, hdr.length, body.length, cut ? 1 : 0);
+      this.ex.on_http_response(BigInt(now), h.reqId, r.status, hdr.length, body.length, cut ? RESPONSE_BODY_CUT : 0);
     });
     this.step(now);
   }
@@ -182,7 +201,7 @@ export class DeviceHost {
     this.gnss = null;
     const a = g.answer;
     const utcS = a.ok ? (this.utcAtBootMs + now) / 1000 : 0;
-    this.guarded(now, () => this.ex.on_gnss_fix(BigInt(now), g.reqId, a.ok ? 0 : 1, a.lat, a.lon, a.accuracyM, utcS));
+    this.guarded(now, () => this.ex.on_gnss_fix(BigInt(now), g.reqId, a.ok ? GNSS_FIX : GNSS_TIMED_OUT, a.lat, a.lon, a.accuracyM, utcS));
     this.step(now);
   }
 
@@ -213,6 +232,14 @@ export class DeviceHost {
     return b ? this.dec.decode(b) : null;
   }
 
+  /** A key the module passed: undefined outside memory, null when not a key (ABI.md), else the key. */
+  private key(ptr: number, len: number): string | null | undefined {
+    const b = this.bytes(ptr, len);
+    if (b === null) return undefined;
+    if (!isKey(b)) return null;
+    return this.dec.decode(b);
+  }
+
   private imports(): Record<string, (...args: never[]) => unknown> {
     const hal = this.hal;
     return {
@@ -222,18 +249,20 @@ export class DeviceHost {
       },
       random: () => hal.rng.u32() | 0,
       kv_get: (kp: number, kl: number, bp: number, cap: number) => {
-        const key = this.text(kp, kl);
+        const key = this.key(kp, kl);
         const buf = this.bytes(bp, cap);
-        if (key === null || buf === null) return BAD_POINTER;
+        if (key === undefined || buf === null) return IMPORT_BAD_POINTER;
+        if (key === null) return IMPORT_BAD_KEY;
         const v = hal.kv.get(key);
-        if (v === undefined) return -1;
+        if (v === undefined) return IMPORT_NOT_FOUND;
         buf.set(v.subarray(0, Math.min(cap, v.length)));
         return v.length;
       },
       kv_set: (kp: number, kl: number, vp: number, vl: number) => {
-        const key = this.text(kp, kl);
+        const key = this.key(kp, kl);
         const val = this.bytes(vp, vl);
-        if (key === null || val === null) return BAD_POINTER;
+        if (key === undefined || val === null) return IMPORT_BAD_POINTER;
+        if (key === null) return IMPORT_BAD_KEY;
         return hal.kv.set(key, Uint8Array.from(val));
       },
       ...flashImports(() => this.ex.memory, hal.flash),
@@ -241,35 +270,37 @@ export class DeviceHost {
         const url = this.text(up, ul);
         const head = this.text(hp, hl);
         const body = this.bytes(bp, bl);
-        if (url === null || head === null || body === null) return BAD_POINTER;
-        if (this.http) return -1; // one at a time
+        if (url === null || head === null || body === null) return IMPORT_BAD_POINTER;
+        if ((method !== METHOD_GET && method !== METHOD_POST) || ul === 0 || timeoutMs < 0) return IMPORT_INVALID;
+        if (this.http) return IMPORT_BUSY; // one at a time: the one in flight goes on (ABI.md)
         const headers: Record<string, string> = {};
         for (const line of head.split('\r\n')) {
           const c = line.indexOf(':');
           if (c > 0) headers[line.slice(0, c).trim()] = line.slice(c + 1).trim();
         }
         const slot: NonNullable<DeviceHost['http']> = { reqId, promise: Promise.resolve() };
-        const verb = method === 1 ? 'POST' as const : 'GET' as const;
+        const verb = method === METHOD_POST ? 'POST' as const : 'GET' as const;
         if (hal.http.requestSync) {
           // In process: the answer is known now (the body is read before this call returns, so
           // no copy); it is still delivered after this call returns, never from inside it.
           slot.result = hal.http.requestSync({ method: verb, url, headers, body, timeoutMs });
           this.http = slot;
-          return 0;
+          return IMPORT_OK;
         }
         const req = { method: verb, url, headers, body: Uint8Array.from(body), timeoutMs };
         slot.promise = hal.http
           .request(req)
           // A transport that throws is a broken connection, never a request left pending forever.
-          .then((r) => { slot.result = r; }, () => { slot.result = { status: -3, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
+          .then((r) => { slot.result = r; }, () => { slot.result = { status: NET_BROKEN, headers: {}, body: new Uint8Array(0), virtualMs: 0 }; });
         this.http = slot;
-        return 0;
+        return IMPORT_OK;
       },
       gnss_start: (reqId: number, timeoutMs: number) => {
+        if (timeoutMs < 0) return IMPORT_INVALID; // as the C glue (ABI.md gnss_start)
         const now = this.currentNow;
         this.gnss = { reqId, at: now, answer: hal.gnss.acquire(now + this.bootAt, timeoutMs) };
         this.gnss.at = now + this.gnss.answer.afterMs;
-        return 0;
+        return IMPORT_OK;
       },
       battery_percent: () => hal.battery(),
       motion: () => (hal.gnss.moving(this.currentNow + this.bootAt) ? 1 : 0),

@@ -5,13 +5,13 @@
 // for the boards: both must print the same line.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ARG } from './abi-constants.ts';
 
 /** The dictionary of the module in build/ (ids are hashes of the text: any build of the same sources agrees). */
 export const DEFAULT_LOG_DICTIONARY = fileURLToPath(new URL('../build/log-dictionary.json', import.meta.url));
 
 export type LogDictionary = ReadonlyMap<number, string>;
 
-const ARG = { i32: 1, u32: 2, i64: 3, u64: 4, f64: 5, bool: 6, str: 7, null: 8 } as const;
 
 const loaded = new Map<string, LogDictionary>();
 

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NorFlash, PowerCut, flashImports, type FlashModel } from '../host-sim/hal/flash.ts';
 import { Rng } from '../host-sim/hal/random.ts';
 import { expandLog, loadLogDictionary } from '../host-sim/log-dictionary.ts';
+import { IMPORT_IO, IMPORT_NOT_FOUND } from '../host-sim/abi-constants.ts';
 
 const HARNESS_SRC = 'test/wasm/log-harness.ts';
 const HARNESS_CONFIG = 'test/wasm/asconfig.log.json';
@@ -69,10 +70,10 @@ class Board {
       ...flashImports(() => memory!, flash),
       log: (_level: number, id: number, ptr: number, len: number) => { this.logLines.push(decode(id, ptr, len)); },
       random: () => 4,
-      kv_get: () => -1,
-      kv_set: () => -2,
-      http_request: () => -1,
-      gnss_start: () => -1,
+      kv_get: () => IMPORT_NOT_FOUND,
+      kv_set: () => IMPORT_IO,
+      http_request: () => IMPORT_IO,
+      gnss_start: () => IMPORT_IO,
       battery_percent: () => -1,
       motion: () => -1,
     };
@@ -307,9 +308,9 @@ describe('uplink log: host flash errors', () => {
   /** A flash whose next program / erase / read fails with an error code (no power cut). */
   class FailingFlash extends NorFlash {
     failProgram = 0; failErase = 0; failRead = 0;
-    program(addr: number, data: Uint8Array) { return this.failProgram-- > 0 ? -5 : super.program(addr, data); }
-    erase(sector: number) { return this.failErase-- > 0 ? -5 : super.erase(sector); }
-    readInto(addr: number, out: Uint8Array) { return this.failRead-- > 0 ? -5 : super.readInto(addr, out); }
+    program(addr: number, data: Uint8Array) { return this.failProgram-- > 0 ? IMPORT_IO : super.program(addr, data); }
+    erase(sector: number) { return this.failErase-- > 0 ? IMPORT_IO : super.erase(sector); }
+    readInto(addr: number, out: Uint8Array) { return this.failRead-- > 0 ? IMPORT_IO : super.readInto(addr, out); }
   }
 
   it('reports LOG_ERR_IO, rescans on the next call, and loses nothing that returned OK', () => {

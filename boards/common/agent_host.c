@@ -21,7 +21,8 @@ static const char *const fn_names[FN_COUNT] = {
     "on_http_response", "on_gnss_fix", "agent_stat", "debug_trap"
 };
 
-#define KEY_MAX 64          /* bytes of a key-value key */
+#define KEY_MAX AGENT_KV_KEY_MAX /* bytes of a key-value key (ABI.md) */
+#define SUMMARY_STATS (AGENT_STAT_REQUESTS + 1) /* agent_stat ids 0.. that the summary reads */
 #define LOG_LINE_MAX 240    /* bytes of one module log line kept */
 #define RX_CAP_MAX (1u << 20)
 
@@ -141,13 +142,13 @@ W3_HOST_FUNCTION(imp_kv_get)
     note_depth(h);
     const uint8_t *kp = mem_range(runtime, key_ptr, key_len);
     uint8_t *buf = mem_range(runtime, buf_ptr, buf_cap);
-    if (kp == NULL || buf == NULL) { refuse_pointer(h, "kv_get"); W3_RETURN_I32(-2); }
+    if (kp == NULL || buf == NULL) { refuse_pointer(h, "kv_get"); W3_RETURN_I32(AGENT_IMPORT_BAD_POINTER); }
     char key[KEY_MAX + 1];
-    if (!copy_key(kp, key_len, key)) W3_RETURN_I32(-2);
+    if (!copy_key(kp, key_len, key)) W3_RETURN_I32(AGENT_IMPORT_BAD_KEY);
     size_t full = 0;
     plat_status_t st = h->plat->kv_get(h->plat->ctx, key, buf, (size_t)buf_cap, &full);
-    if (st == PLAT_NOT_FOUND) W3_RETURN_I32(-1);
-    if (st != PLAT_OK) W3_RETURN_I32(-2);
+    if (st == PLAT_NOT_FOUND) W3_RETURN_I32(AGENT_IMPORT_NOT_FOUND);
+    if (st != PLAT_OK) W3_RETURN_I32(AGENT_IMPORT_IO);
     W3_RETURN_I32(full > 0x7fffffff ? 0x7fffffff : (int32_t)full);
 }
 
@@ -162,20 +163,21 @@ W3_HOST_FUNCTION(imp_kv_set)
     note_depth(h);
     const uint8_t *kp = mem_range(runtime, key_ptr, key_len);
     const uint8_t *val = mem_range(runtime, val_ptr, val_len);
-    if (kp == NULL || val == NULL) { refuse_pointer(h, "kv_set"); W3_RETURN_I32(-2); }
+    if (kp == NULL || val == NULL) { refuse_pointer(h, "kv_set"); W3_RETURN_I32(AGENT_IMPORT_BAD_POINTER); }
     char key[KEY_MAX + 1];
-    if (!copy_key(kp, key_len, key)) W3_RETURN_I32(-3);
+    if (!copy_key(kp, key_len, key)) W3_RETURN_I32(AGENT_IMPORT_BAD_KEY);
     plat_status_t st = h->plat->kv_set(h->plat->ctx, key, val, (size_t)val_len);
-    W3_RETURN_I32(st == PLAT_OK ? 0 : (st < 0 ? st : -2));
+    W3_RETURN_I32(st == PLAT_OK ? AGENT_IMPORT_OK : AGENT_IMPORT_IO);
 }
 
-/* addr..addr+len inside the partition, and aligned when `unit` > 1. */
-static bool flash_range_ok(const plat_flash_geometry_t *g, uint32_t addr, int32_t len, uint32_t unit)
+/* AGENT_IMPORT_OK when addr..addr+len is inside the partition and aligned to
+ * `unit`; else why not (outside first, as the Node host checks). */
+static int32_t flash_range_check(const plat_flash_geometry_t *g, uint32_t addr, int32_t len, uint32_t unit)
 {
     uint64_t size = (uint64_t)g->sector_size * g->sector_count;
-    if (len < 0 || (uint64_t)addr + (uint64_t)(uint32_t)len > size) return false;
-    if (unit > 1 && (addr % unit != 0 || (uint32_t)len % unit != 0)) return false;
-    return true;
+    if (len < 0 || (uint64_t)addr + (uint64_t)(uint32_t)len > size) return AGENT_IMPORT_OUT_OF_RANGE;
+    if (unit > 1 && (addr % unit != 0 || (uint32_t)len % unit != 0)) return AGENT_IMPORT_MISALIGNED;
+    return AGENT_IMPORT_OK;
 }
 
 W3_HOST_FUNCTION(imp_flash_read)
@@ -187,11 +189,12 @@ W3_HOST_FUNCTION(imp_flash_read)
     agent_host_t *h = (agent_host_t *)W3_HOST_USERDATA;
     note_depth(h);
     uint8_t *buf = mem_range(runtime, ptr, len);
-    if (buf == NULL) { refuse_pointer(h, "flash_read"); W3_RETURN_I32(-2); }
-    if (!flash_range_ok(&h->plat->flash, addr, len, 1)) W3_RETURN_I32(-3);
-    if (len == 0) W3_RETURN_I32(0);
+    if (buf == NULL) { refuse_pointer(h, "flash_read"); W3_RETURN_I32(AGENT_IMPORT_BAD_POINTER); }
+    int32_t rc = flash_range_check(&h->plat->flash, addr, len, 1);
+    if (rc != AGENT_IMPORT_OK) W3_RETURN_I32(rc);
+    if (len == 0) W3_RETURN_I32(AGENT_IMPORT_OK);
     plat_status_t st = h->plat->flash_read(h->plat->ctx, addr, buf, (size_t)len);
-    W3_RETURN_I32(st == PLAT_OK ? 0 : -2);
+    W3_RETURN_I32(st == PLAT_OK ? AGENT_IMPORT_OK : AGENT_IMPORT_IO);
 }
 
 W3_HOST_FUNCTION(imp_flash_program)
@@ -203,11 +206,12 @@ W3_HOST_FUNCTION(imp_flash_program)
     agent_host_t *h = (agent_host_t *)W3_HOST_USERDATA;
     note_depth(h);
     const uint8_t *data = mem_range(runtime, ptr, len);
-    if (data == NULL) { refuse_pointer(h, "flash_program"); W3_RETURN_I32(-2); }
-    if (!flash_range_ok(&h->plat->flash, addr, len, h->plat->flash.program_unit)) W3_RETURN_I32(-3);
-    if (len == 0) W3_RETURN_I32(0);
+    if (data == NULL) { refuse_pointer(h, "flash_program"); W3_RETURN_I32(AGENT_IMPORT_BAD_POINTER); }
+    int32_t rc = flash_range_check(&h->plat->flash, addr, len, h->plat->flash.program_unit);
+    if (rc != AGENT_IMPORT_OK) W3_RETURN_I32(rc);
+    if (len == 0) W3_RETURN_I32(AGENT_IMPORT_OK);
     plat_status_t st = h->plat->flash_program(h->plat->ctx, addr, data, (size_t)len);
-    W3_RETURN_I32(st == PLAT_OK ? 0 : -2);
+    W3_RETURN_I32(st == PLAT_OK ? AGENT_IMPORT_OK : AGENT_IMPORT_IO);
 }
 
 W3_HOST_FUNCTION(imp_flash_erase)
@@ -215,9 +219,9 @@ W3_HOST_FUNCTION(imp_flash_erase)
     W3_RESULT_SLOT;
     W3_ARG_U32(sector);
     agent_host_t *h = (agent_host_t *)W3_HOST_USERDATA;
-    if (sector >= h->plat->flash.sector_count) W3_RETURN_I32(-3);
+    if (sector >= h->plat->flash.sector_count) W3_RETURN_I32(AGENT_IMPORT_OUT_OF_RANGE);
     plat_status_t st = h->plat->flash_erase(h->plat->ctx, sector);
-    W3_RETURN_I32(st == PLAT_OK ? 0 : -2);
+    W3_RETURN_I32(st == PLAT_OK ? AGENT_IMPORT_OK : AGENT_IMPORT_IO);
 }
 
 W3_HOST_FUNCTION(imp_http_request)
@@ -237,14 +241,13 @@ W3_HOST_FUNCTION(imp_http_request)
     const uint8_t *url = mem_range(runtime, url_ptr, url_len);
     const uint8_t *hdr = mem_range(runtime, hdr_ptr, hdr_len);
     const uint8_t *body = mem_range(runtime, body_ptr, body_len);
-    if (url == NULL || hdr == NULL || body == NULL) { refuse_pointer(h, "http_request"); W3_RETURN_I32(-1); }
-    if ((method != PLAT_HTTP_GET && method != PLAT_HTTP_POST) || url_len == 0 || timeout_ms < 0) W3_RETURN_I32(-1);
-    if (h->answer.buf == NULL) W3_RETURN_I32(-1);
-    /* At most one exchange: a new request means the module gave up on the old one. */
-    if (h->http_outstanding) {
-        h->plat->http_cancel(h->plat->ctx);
-        h->http_outstanding = false;
-    }
+    if (url == NULL || hdr == NULL || body == NULL) { refuse_pointer(h, "http_request"); W3_RETURN_I32(AGENT_IMPORT_BAD_POINTER); }
+    if ((method != PLAT_HTTP_GET && method != PLAT_HTTP_POST) || url_len == 0 || timeout_ms < 0)
+        W3_RETURN_I32(AGENT_IMPORT_INVALID);
+    /* At most one exchange: a second is refused and the one in flight goes on
+     * (ABI.md, as the Node host does). */
+    if (h->http_outstanding) W3_RETURN_I32(AGENT_IMPORT_BUSY);
+    if (h->answer.buf == NULL) W3_RETURN_I32(AGENT_IMPORT_IO);
     plat_http_request_t req = {
         req_id, method,
         (const char *)url, (size_t)url_len,
@@ -254,9 +257,9 @@ W3_HOST_FUNCTION(imp_http_request)
     };
     http_answer_reset(&h->answer, req_id);
     plat_status_t st = h->plat->http_start(h->plat->ctx, &req, &h->answer);
-    if (st != PLAT_OK) W3_RETURN_I32(-1);
+    if (st != PLAT_OK) W3_RETURN_I32(AGENT_IMPORT_IO);
     h->http_outstanding = true;
-    W3_RETURN_I32(0);
+    W3_RETURN_I32(AGENT_IMPORT_OK);
 }
 
 W3_HOST_FUNCTION(imp_gnss_start)
@@ -265,15 +268,15 @@ W3_HOST_FUNCTION(imp_gnss_start)
     W3_ARG_I32(req_id);
     W3_ARG_I32(timeout_ms);
     agent_host_t *h = (agent_host_t *)W3_HOST_USERDATA;
-    if (timeout_ms < 0) W3_RETURN_I32(-1);
+    if (timeout_ms < 0) W3_RETURN_I32(AGENT_IMPORT_INVALID);
     if (h->gnss_outstanding) {
         h->plat->gnss_cancel(h->plat->ctx);
         h->gnss_outstanding = false;
     }
     plat_status_t st = h->plat->gnss_start(h->plat->ctx, req_id, (uint32_t)timeout_ms);
-    if (st != PLAT_OK) W3_RETURN_I32(-1);
+    if (st != PLAT_OK) W3_RETURN_I32(AGENT_IMPORT_IO);
     h->gnss_outstanding = true;
-    W3_RETURN_I32(0);
+    W3_RETURN_I32(AGENT_IMPORT_OK);
 }
 
 W3_HOST_FUNCTION(imp_battery_percent)
@@ -591,7 +594,7 @@ static M3Result deliver_http(agent_host_t *h, int64_t now)
     memcpy(rx, a->buf, hdr + body);
     uint64_t args[6] = {
         cell_i64(now), cell_i32(a->req_id), cell_i32(a->status),
-        cell_i32((int32_t)hdr), cell_i32((int32_t)body), cell_i32(a->truncated ? 1 : 0)
+        cell_i32((int32_t)hdr), cell_i32((int32_t)body), cell_i32(a->truncated ? AGENT_RESPONSE_BODY_CUT : 0)
     };
     h->stats.http_answers++;
     return w3_call(fn_of(h, FN_ON_HTTP_RESPONSE), 6, args, NULL);
@@ -679,8 +682,8 @@ agent_status_t agent_host_summary_json(agent_host_t *h, char *buf, size_t cap, s
     if (buf == NULL || cap == 0) return AGENT_ERR_ARG;
     agent_host_stats_t s;
     agent_host_get_stats(h, &s);
-    int64_t v[AGENT_STAT_COUNT];
-    for (int i = 0; i < AGENT_STAT_COUNT; i++) v[i] = agent_host_stat(h, i);
+    int64_t v[SUMMARY_STATS];
+    for (int i = 0; i < SUMMARY_STATS; i++) v[i] = agent_host_stat(h, i);
     int n = snprintf(buf, cap,
                      "\"uplinksRecorded\":%llu,\"uplinksAcked\":%llu,\"requests\":%llu,"
                      "\"buffered\":%lld,\"resets\":%lld,\"dropped\":%lld,\"lastUplinkId\":%lld,\"boots\":%lld,"
@@ -689,7 +692,7 @@ agent_status_t agent_host_summary_json(agent_host_t *h, char *buf, size_t cap, s
                      "\"gnssFixes\":%llu,\"badPointers\":%llu,\"startStatus\":%d",
                      (unsigned long long)s.recorded, (unsigned long long)s.acked, (unsigned long long)s.requests,
                      (long long)v[AGENT_STAT_BUFFERED], (long long)v[AGENT_STAT_RESETS],
-                     (long long)v[AGENT_STAT_DROPPED], (long long)v[AGENT_STAT_LAST_UPLINK_ID],
+                     (long long)v[AGENT_STAT_DROPPED], (long long)v[AGENT_STAT_LAST_ID],
                      (long long)v[AGENT_STAT_BOOTS], (long long)v[AGENT_STAT_TRAPS],
                      (long long)v[AGENT_STAT_UTC_KNOWN], (long long)v[AGENT_STAT_STATE],
                      (long long)v[AGENT_STAT_BACKOFF_ATTEMPT],

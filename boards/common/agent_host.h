@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi_constants.h"
 #include "log_dictionary.h"
 #include "platform.h"
 
@@ -47,29 +48,9 @@
 extern "C" {
 #endif
 
-#define AGENT_ABI_VERSION 2
-
-/* Start flags (ABI.md). AFTER_TRAP is the glue's own: a board never sets it. */
-#define AGENT_FLAG_DEV              0x1
-#define AGENT_FLAG_AFTER_TRAP       0x2
-#define AGENT_FLAG_FAULT_INJECTION  0x4
-
-/* agent_stat counters (ABI.md). */
-enum agent_stat_id {
-    AGENT_STAT_RECORDED = 0,
-    AGENT_STAT_ACKED = 1,
-    AGENT_STAT_BUFFERED = 2,
-    AGENT_STAT_RESETS = 3,
-    AGENT_STAT_DROPPED = 4,
-    AGENT_STAT_LAST_UPLINK_ID = 5,
-    AGENT_STAT_STATE = 6,
-    AGENT_STAT_BOOTS = 7,
-    AGENT_STAT_TRAPS = 8,
-    AGENT_STAT_UTC_KNOWN = 9,
-    AGENT_STAT_BACKOFF_ATTEMPT = 10,
-    AGENT_STAT_REQUESTS = 11,
-    AGENT_STAT_COUNT = 12
-};
+/* AGENT_ABI_VERSION, the start flags (AGENT_FLAG_*), the agent_stat ids
+ * (AGENT_STAT_*) and every other ABI number: abi_constants.h, generated from
+ * assembly/abi.json. AGENT_FLAG_AFTER_TRAP is the glue's own: a board never sets it. */
 
 typedef enum agent_status {
     AGENT_OK = 0,

@@ -42,7 +42,9 @@ plat_status_t http_answer_header(plat_http_answer_t *ans, const char *name, size
 
     size_t klen = strlen(keep);
     size_t need = klen + 2 + value_len + 1;
-    if (ans->buf == NULL || ans->hdr_len + need > ans->cap) return PLAT_NO_MEMORY;
+    /* Headers take at most half the buffer, the body keeps the rest (ABI.md): a
+     * line past that half is dropped whole; a later, shorter one may still fit. */
+    if (ans->buf == NULL || ans->hdr_len + need > ans->cap / 2) return PLAT_NO_MEMORY;
     uint8_t *p = ans->buf + ans->hdr_len;
     memcpy(p, keep, klen);
     p[klen] = ':';

@@ -12,7 +12,8 @@
  *
  * Headers are stored as lower-case `name: value\n` lines ahead of the body; one
  * that arrives after the first body byte (a trailer) is ignored, and one that
- * does not fit is dropped. The body is cut at capacity and `truncated` set.
+ * would take the headers past half the capacity is dropped whole (ABI.md: the
+ * same rule as the Node host). The body is cut at capacity and `truncated` set.
  * Header values are never logged here or anywhere: they are not secret in an
  * answer, but the rule is simpler without exceptions.
  */

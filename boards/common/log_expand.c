@@ -1,5 +1,6 @@
 /* log_expand.c - see log_dictionary.h. Mirrors host-sim/log-dictionary.ts. */
 #include "log_dictionary.h"
+#include "abi_constants.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -8,7 +9,10 @@
 #include <string.h>
 
 /* Argument tags (assembly/ABI.md, "log"; assembly/logger.ts). */
-enum { ARG_I32 = 1, ARG_U32 = 2, ARG_I64 = 3, ARG_U64 = 4, ARG_F64 = 5, ARG_BOOL = 6, ARG_STR = 7, ARG_NULL = 8 };
+enum {
+    ARG_I32 = AGENT_ARG_I32, ARG_U32 = AGENT_ARG_U32, ARG_I64 = AGENT_ARG_I64, ARG_U64 = AGENT_ARG_U64,
+    ARG_F64 = AGENT_ARG_F64, ARG_BOOL = AGENT_ARG_BOOL, ARG_STR = AGENT_ARG_STR, ARG_NULL = AGENT_ARG_NULL
+};
 
 typedef struct {
     char  *out;

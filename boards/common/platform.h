@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi_constants.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,16 +42,16 @@ typedef int32_t plat_status_t;
 #define PLAT_NO_MEMORY    (-6)
 
 /* Transport failures, reported in place of an HTTP status (ABI.md). */
-#define PLAT_HTTP_TIMEOUT  (-1)
-#define PLAT_HTTP_REFUSED  (-2)  /* refused, no route, DNS */
-#define PLAT_HTTP_BROKEN   (-3)  /* connection broken, malformed answer */
-#define PLAT_HTTP_TLS      (-4)
+#define PLAT_HTTP_TIMEOUT  AGENT_NET_TIMEOUT
+#define PLAT_HTTP_REFUSED  AGENT_NET_REFUSED  /* refused, no route, DNS */
+#define PLAT_HTTP_BROKEN   AGENT_NET_BROKEN   /* connection broken, malformed answer */
+#define PLAT_HTTP_TLS      AGENT_NET_TLS
 
 /* Log levels, as the module uses them. */
-#define PLAT_LOG_ERROR 0
-#define PLAT_LOG_WARN  1
-#define PLAT_LOG_INFO  2
-#define PLAT_LOG_DEBUG 3
+#define PLAT_LOG_ERROR AGENT_LEVEL_ERROR
+#define PLAT_LOG_WARN  AGENT_LEVEL_WARN
+#define PLAT_LOG_INFO  AGENT_LEVEL_INFO
+#define PLAT_LOG_DEBUG AGENT_LEVEL_DEBUG
 
 /* ---- flash ------------------------------------------------------------------- */
 
@@ -63,8 +65,8 @@ typedef struct plat_flash_geometry {
 
 /* ---- HTTP -------------------------------------------------------------------- */
 
-#define PLAT_HTTP_GET  0
-#define PLAT_HTTP_POST 1
+#define PLAT_HTTP_GET  AGENT_METHOD_GET
+#define PLAT_HTTP_POST AGENT_METHOD_POST
 
 /* One request, as the module gave it. The pointers are valid only during the
  * `http_start` call: a board that needs them later copies them. */

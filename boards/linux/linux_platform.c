@@ -135,8 +135,8 @@ void board_log(void *ctx, int level, const char *text, size_t len)
     linux_board_t *b = (linux_board_t *)ctx;
     static const char letters[] = "EWID";
     if (level > b->log_level) return;
-    if (level < 0) level = 0;
-    if (level > 3) level = 3;
+    if (level < PLAT_LOG_ERROR) level = PLAT_LOG_ERROR;
+    if (level > PLAT_LOG_DEBUG) level = PLAT_LOG_DEBUG;
     int64_t t = board_now_ms(b);
     fprintf(stderr, "[%8lld.%03lld] %c %.*s\n", (long long)(t / 1000), (long long)(t % 1000),
             letters[level], (int)len, text);

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Builds the AssemblyScript module's targets (asconfig.json) that are stale, and only those.
+// First it writes the ABI constants from their table (tools/abi/generate.js), which the module
+// imports: a changed table is a changed source.
 // A target is stale when its outputs are missing or when the hash of what it is made of
 // (every file under assembly/ and tools/log-dictionary/, tools/merge-data-segments.js,
 // asconfig.json, the compiler's and json-as's versions)
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { mergeDataSegments } from '../../tools/merge-data-segments.js';
+import { generate as generateAbi } from '../../tools/abi/generate.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = 'asconfig.json';
@@ -95,6 +98,12 @@ function main(argv) {
     config = JSON.parse(fs.readFileSync(path.join(ROOT, CONFIG), 'utf8'));
   } catch (e) {
     process.stderr.write(`${PROG}: cannot read ${CONFIG} (${e.code ?? e.message}): restore it from git\n`);
+    return 2;
+  }
+  try {
+    for (const f of generateAbi(ROOT)) process.stderr.write(`abi: wrote ${f}\n`);
+  } catch (e) {
+    process.stderr.write(`${PROG}: cannot write the ABI constants (${e.message.split('\n')[0]}): fix assembly/abi.json\n`);
     return 2;
   }
   const all = Object.keys(config.targets ?? {});

@@ -16,6 +16,7 @@
 //              every read, until it is programmed to 0 or its sector is erased.
 // Everything random comes from a seeded Rng, so a failing run replays exactly.
 import { Rng } from './random.ts';
+import { IMPORT_BAD_POINTER, IMPORT_MISALIGNED, IMPORT_OK, IMPORT_OUT_OF_RANGE } from '../abi-constants.ts';
 
 export type FlashModel = 'atomic' | 'torn' | 'flaky';
 
@@ -29,13 +30,15 @@ export interface NorFlashOptions {
   image?: Uint8Array;
 }
 
-export const FLASH_OK = 0;
+// The codes are the ABI's (ABI.md "Import status"): the same in every host.
+/** done. */
+export const FLASH_OK = IMPORT_OK;
 /** program address or length not a multiple of the program unit. */
-export const FLASH_ERR_ALIGN = -1;
+export const FLASH_ERR_ALIGN = IMPORT_MISALIGNED;
 /** address, length or sector outside the partition. */
-export const FLASH_ERR_RANGE = -2;
+export const FLASH_ERR_RANGE = IMPORT_OUT_OF_RANGE;
 /** (flashImports) pointer/length outside the module's linear memory. */
-export const FLASH_ERR_POINTER = -3;
+export const FLASH_ERR_POINTER = IMPORT_BAD_POINTER;
 
 /** Thrown by the operation a cut interrupts and by every operation until powerOn(). */
 export class PowerCut extends Error {

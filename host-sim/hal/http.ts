@@ -4,11 +4,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { FakeCloud } from '../cloud/fake-cloud.ts';
+import { NET_TIMEOUT, NET_REFUSED, NET_BROKEN, NET_TLS } from '../abi-constants.ts';
 
-export const NET_TIMEOUT = -1;
-export const NET_REFUSED = -2;
-export const NET_BROKEN = -3;
-export const NET_TLS = -4;
+export { NET_TIMEOUT, NET_REFUSED, NET_BROKEN, NET_TLS };
 
 export interface HttpRequest {
   method: 'GET' | 'POST';

@@ -7,6 +7,7 @@
 // power cut of the simulator process leaves the old or the new file) and readable by its
 // owner only: it holds the device's keys.
 import fs from 'node:fs';
+import { IMPORT_IO, IMPORT_OK } from '../abi-constants.ts';
 
 export interface KvStore {
   get(key: string): Uint8Array | undefined;
@@ -22,7 +23,7 @@ export class MemoryKv implements KvStore {
   set(key: string, value: Uint8Array) {
     this.map.set(key, Uint8Array.from(value));
     this.writes.set(key, (this.writes.get(key) ?? 0) + 1);
-    return 0;
+    return IMPORT_OK;
   }
   keys() { return [...this.map.keys()]; }
   setString(key: string, value: string) { return this.set(key, new TextEncoder().encode(value)); }
@@ -107,9 +108,9 @@ export class FileKv extends MemoryKv {
       fs.chmodSync(tmp, FILE_MODE); // an older file's mode is not inherited
       fs.renameSync(tmp, this.path);
     } catch {
-      return -2; // the module sees an I/O error (ABI.md kv_set), never a crash of the host
+      return IMPORT_IO; // the module sees an I/O error (ABI.md kv_set), never a crash of the host
     }
-    return 0;
+    return IMPORT_OK;
   }
 }
 

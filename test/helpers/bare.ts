@@ -4,6 +4,7 @@ import { releaseModule } from './harness.ts';
 import { MemoryKv, provision } from '../../host-sim/hal/kv.ts';
 import { recordLogLine } from './secrets-log.ts';
 import { expandLog, loadLogDictionary } from '../../host-sim/log-dictionary.ts';
+import { IMPORT_IO, IMPORT_NOT_FOUND, IMPORT_OK, RESPONSE_BODY_CUT } from '../../host-sim/abi-constants.ts';
 
 export const IDENTITY = {
   tenantId: 't1', deviceId: 'trk-1', environment: 'https://cloud.example.com',
@@ -48,19 +49,19 @@ export class BareDevice {
         random: () => (seed = (Math.imul(seed, 1103515245) + 12345) | 0),
         kv_get: (kp: number, kn: number, bp: number, cap: number) => {
           const v = this.kv.get(text(kp, kn));
-          if (!v) return -1;
+          if (!v) return IMPORT_NOT_FOUND;
           mem().set(v.subarray(0, Math.min(cap, v.length)), bp);
           return v.length;
         },
         kv_set: (kp: number, kn: number, vp: number, vn: number) => this.kv.set(text(kp, kn), mem().slice(vp, vp + vn)),
-        flash_read: (a: number, p: number, n: number) => { mem().set(this.flash.subarray(a, a + n), p); return 0; },
-        flash_program: (a: number, p: number, n: number) => { const m = mem(); for (let i = 0; i < n; i++) this.flash[a + i] &= m[p + i]; return 0; },
-        flash_erase: (s: number) => { this.flash.fill(0xff, s * 4096, (s + 1) * 4096); return 0; },
+        flash_read: (a: number, p: number, n: number) => { mem().set(this.flash.subarray(a, a + n), p); return IMPORT_OK; },
+        flash_program: (a: number, p: number, n: number) => { const m = mem(); for (let i = 0; i < n; i++) this.flash[a + i] &= m[p + i]; return IMPORT_OK; },
+        flash_erase: (s: number) => { this.flash.fill(0xff, s * 4096, (s + 1) * 4096); return IMPORT_OK; },
         http_request: (reqId: number, _m: number, up: number, un: number, hp: number, hn: number, bp: number, bn: number) => {
           this.request = { reqId, url: text(up, un), headers: text(hp, hn), body: text(bp, bn) };
-          return 0;
+          return IMPORT_OK;
         },
-        gnss_start: () => -1,
+        gnss_start: () => IMPORT_IO,
         battery_percent: () => 50,
         motion: () => 0,
       },
@@ -89,7 +90,7 @@ export class BareDevice {
     const mem = new Uint8Array(this.ex.memory.buffer);
     mem.set(hdr, this.ex.rx_buffer());
     mem.set(b, this.ex.rx_buffer() + hdr.length);
-    this.ex.on_http_response(BigInt(now), r.reqId, status, hdr.length, b.length, cut ? 1 : 0);
+    this.ex.on_http_response(BigInt(now), r.reqId, status, hdr.length, b.length, cut ? RESPONSE_BODY_CUT : 0);
   }
 
   stat(which: number): number { return Number(this.ex.agent_stat(which)); }

@@ -1,7 +1,10 @@
 // The log dictionary's build side: message ids and the two files the build writes
 // (transform.js). The encoding of a log call's arguments is assembly/ABI.md's ("log").
 
-export const LEVELS = ['error', 'warn', 'info', 'debug'];
+import { readTable } from '../abi/generate.js';
+
+/** The log levels' names by number (assembly/abi.json, group `level`). */
+export const LEVELS = readTable().groups.find((g) => g.name === 'level').values.map((v) => v.name);
 
 /** A message's id: FNV-1a, 32 bits, of its format text's UTF-8. Stable across builds. */
 export function messageId(format) {

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 
 #include "agent_host.h"
+#include "http_answer.h"
 #include "heap_meter.h"
 #include "sim_platform.h"
 #include "wasm3.h"
@@ -158,18 +159,24 @@ static void test_bounds(const uint8_t *wasm, size_t len)
     CHECK(st == AGENT_OK, "bounds: init %s", agent_status_text(st));
     if (st != AGENT_OK) return;
     static const struct { int which; int64_t want; const char *what; } expect[] = {
-        { 0, -2, "kv_get key past the end" },
-        { 1, -2, "kv_get key at 2^31" },
-        { 2, -2, "kv_set negative length" },
-        { 3, -2, "kv_get buffer past the end" },
-        { 4, -1, "http_request url past the end" },
-        { 5, -2, "flash_read buffer past the end" },
-        { 6, -3, "flash_read past the partition" },
-        { 7, -3, "flash_program misaligned" },
-        { 8, 0, "kv_set ok" },
+        { 0, AGENT_IMPORT_BAD_POINTER, "kv_get key past the end" },
+        { 1, AGENT_IMPORT_BAD_POINTER, "kv_get key at 2^31" },
+        { 2, AGENT_IMPORT_BAD_POINTER, "kv_set negative length" },
+        { 3, AGENT_IMPORT_BAD_POINTER, "kv_get buffer past the end" },
+        { 4, AGENT_IMPORT_BAD_POINTER, "http_request url past the end" },
+        { 5, AGENT_IMPORT_BAD_POINTER, "flash_read buffer past the end" },
+        { 6, AGENT_IMPORT_OUT_OF_RANGE, "flash_read past the partition" },
+        { 7, AGENT_IMPORT_MISALIGNED, "flash_program misaligned" },
+        { 8, AGENT_IMPORT_OK, "kv_set ok" },
         { 9, 1, "kv_get ok" },
-        { 10, -2, "kv_get bad key" },
+        { 10, AGENT_IMPORT_BAD_KEY, "kv_get bad key" },
         { 11, 'v', "kv_get value" },
+        { 12, AGENT_IMPORT_BAD_KEY, "kv_get key of 16 bytes" },
+        { 13, AGENT_IMPORT_OK, "kv_set key of 15 bytes" },
+        { 14, AGENT_IMPORT_OK, "http_request" },
+        { 15, AGENT_IMPORT_BUSY, "http_request while one is in flight" },
+        { 16, AGENT_IMPORT_INVALID, "http_request method 5" },
+        { 17, AGENT_IMPORT_OK, "flash_program aligned" },
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         int64_t got = agent_host_stat(&f.host, expect[i].which);
@@ -180,8 +187,41 @@ static void test_bounds(const uint8_t *wasm, size_t len)
     CHECK(s.bad_pointers == 7, "bounds: %llu refusals counted, want 7", (unsigned long long)s.bad_pointers);
     st = agent_host_run(&f.host);
     agent_host_get_stats(&f.host, &s);
-    CHECK(st == AGENT_OK && s.steps == 2, "bounds: run %s, %llu steps", agent_status_text(st), (unsigned long long)s.steps);
+    /* The first request went on (not cancelled by the refused second): its answer
+     * arrived (the step at 0 follows it), then the step at 60 s. */
+    CHECK(st == AGENT_OK && s.steps == 2 && s.http_answers == 1, "bounds: run %s, %llu steps, %llu answers",
+          agent_status_text(st), (unsigned long long)s.steps, (unsigned long long)s.http_answers);
+    CHECK(agent_host_stat(&f.host, 21) == 404 && agent_host_stat(&f.host, 19) == 2 && agent_host_stat(&f.host, 20) == 0,
+          "bounds: answer %lld, body %lld B, flags %lld", (long long)agent_host_stat(&f.host, 21),
+          (long long)agent_host_stat(&f.host, 19), (long long)agent_host_stat(&f.host, 20));
     agent_host_deinit(&f.host);
+}
+
+/* Response headers take at most half the buffer: a line past it is dropped
+ * whole, a later one that fits is kept; the body has the rest (ABI.md). The
+ * same cases as test/host-rules.test.ts runs on the Node host. */
+static void test_header_room(void)
+{
+    static const struct { const char *date; const char *retry; const char *want; } cases[] = {
+        { "xxxxxxxxxx", "yyyyyyyyyyyyyyyyyyyy", "date: xxxxxxxxxx\n" },
+        { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "30", "retry-after: 30\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[80];
+        plat_http_answer_t a;
+        memset(&a, 0, sizeof a);
+        a.buf = buf;
+        a.cap = sizeof buf;
+        http_answer_reset(&a, 1);
+        http_answer_header(&a, "Date", 4, cases[i].date, strlen(cases[i].date));
+        http_answer_header(&a, "Retry-After", 11, cases[i].retry, strlen(cases[i].retry));
+        uint8_t body[100];
+        memset(body, 'b', sizeof body);
+        http_answer_body(&a, body, sizeof body);
+        size_t want = strlen(cases[i].want);
+        CHECK(a.hdr_len == want && memcmp(buf, cases[i].want, want) == 0, "headers %zu: %zu bytes kept", i, a.hdr_len);
+        CHECK(a.body_len == sizeof buf - want && a.truncated, "headers %zu: body %zu", i, a.body_len);
+    }
 }
 
 /* A trap inside agent_start is recovered like any other. */
@@ -361,6 +401,7 @@ int main(int argc, char **argv)
     test_traps(agent, n1);
     test_refused(agent, n1);
     test_bounds(probe, n2);
+    test_header_room();
     test_trap_at_start(probe, n2);
     test_abi(probe2, n3);
     test_log_expand();

@@ -1,6 +1,7 @@
 ;; probe.wat - a stand-in agent module that attacks the glue: it calls every
 ;; import with pointers and lengths outside its memory or its flash partition and
-;; records each result at memory[4 * i], which agent_stat(i) returns. A board
+;; records each result at memory[4 * i], which agent_stat(i) returns (i < 24;
+;; on_http_response records its hdrLen, bodyLen, flags and status at 18..21). A board
 ;; configuration of exactly "trap" makes its first agent_start trap (not the one
 ;; after the trap). glue_test.c checks the results; the test script replaces
 ;; ABI_VERSION, and EXTRA_IMPORT with nothing or with an import no board provides.
@@ -17,6 +18,7 @@
   (data (i32.const 110) "a/b")
   (data (i32.const 120) "v")
   (data (i32.const 130) "ok")
+  (data (i32.const 140) "abcdefghijklmnop")
   (global $armed (mut i32) (i32.const 0))
   (func (export "abi_version") (result i32) (i32.const ABI_VERSION))
   (func (export "rx_buffer") (result i32) (i32.const 1024))
@@ -42,15 +44,31 @@
     (call $rec (i32.const 9) (call $kv_get (i32.const 100) (i32.const 2) (i32.const 400) (i32.const 16)))
     (call $rec (i32.const 10) (call $kv_get (i32.const 110) (i32.const 3) (i32.const 400) (i32.const 16)))
     (call $rec (i32.const 11) (i32.load8_u (i32.const 400)))
+    ;; the key limit: 16 bytes refused, 15 taken
+    (call $rec (i32.const 12) (call $kv_get (i32.const 140) (i32.const 16) (i32.const 400) (i32.const 16)))
+    (call $rec (i32.const 13) (call $kv_set (i32.const 140) (i32.const 15) (i32.const 120) (i32.const 1)))
+    ;; one request at a time: the second is refused, the first goes on; a bad method is refused
+    (call $rec (i32.const 14) (call $http (i32.const 2) (i32.const 1) (i32.const 130) (i32.const 2)
+                                          (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000)))
+    (call $rec (i32.const 15) (call $http (i32.const 3) (i32.const 1) (i32.const 130) (i32.const 2)
+                                          (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000)))
+    (call $rec (i32.const 16) (call $http (i32.const 4) (i32.const 5) (i32.const 130) (i32.const 2)
+                                          (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000)))
+    (call $rec (i32.const 17) (call $flash_program (i32.const 0) (i32.const 300) (i32.const 4)))
     (call $log (i32.const 0) (i32.const 0x1234) (i32.const 65535) (i32.const 100))
     (call $log (i32.const 2) (i32.const 0x1234) (i32.const 130) (i32.const 2))
     (i32.const 0))
   (func (export "agent_step") (param $now i64) (result i64)
     (i64.add (local.get $now) (i64.const 60000)))
-  (func (export "on_http_response") (param i64 i32 i32 i32 i32 i32))
+  (func (export "on_http_response") (param $now i64) (param $req i32) (param $status i32)
+        (param $hdr i32) (param $body i32) (param $flags i32)
+    (call $rec (i32.const 18) (local.get $hdr))
+    (call $rec (i32.const 19) (local.get $body))
+    (call $rec (i32.const 20) (local.get $flags))
+    (call $rec (i32.const 21) (local.get $status)))
   (func (export "on_gnss_fix") (param i64 i32 i32 f64 f64 f64 f64))
   (func (export "agent_stat") (param $which i32) (result i64)
-    (if (result i64) (i32.lt_u (local.get $which) (i32.const 12))
+    (if (result i64) (i32.lt_u (local.get $which) (i32.const 24))
       (then (i64.load32_s (i32.shl (local.get $which) (i32.const 2))))
       (else (i64.const -1))))
   (func (export "debug_trap")

@@ -186,7 +186,7 @@ static int drain(const uint8_t *wasm, size_t len, int64_t records, bool lazy)
         st = run_until(t += CHUNK_MS);
     agent_host_get_stats(&b.host, &s);
     int64_t dropped = agent_host_stat(&b.host, AGENT_STAT_DROPPED);
-    int64_t last_id = agent_host_stat(&b.host, AGENT_STAT_LAST_UPLINK_ID);
+    int64_t last_id = agent_host_stat(&b.host, AGENT_STAT_LAST_ID);
     /* Lost: an id recorded, not delivered and no longer buffered. */
     int64_t lost = last_id - (int64_t)(cloud.next_id - 1) - buffered;
     printf("{\"mode\":\"drain\",\"status\":\"%s\",\"pointerBits\":%u,\"wasm3\":\"%s\",\"lazyCompile\":%s,"
