@@ -1,7 +1,6 @@
 // The requests the device makes, and what each answer means. No state lives here: the agent
 // decides what to do with an Outcome. Manual of the contract: DEVICE-API.md.
 import { Identity } from "./identity";
-import { trimTrailingSlash } from "./url";
 import { parseHttpDate, UtcClock } from "./clock";
 import { RETRY_AFTER_MAX_MS } from "./backoff";
 import { asciiLower, trimAscii, parseDecimal } from "./text";
@@ -45,7 +44,7 @@ export function statusText(status: i32): string {
 }
 
 export function endpointUrl(id: Identity, endpoint: string): string {
-  return trimTrailingSlash(id.environment) + "/api/" + id.tenantId + "/devices/" + id.deviceId + endpoint;
+  return id.environment.base + "/api/" + id.tenantId + "/devices/" + id.deviceId + endpoint;
 }
 
 /** The request headers. The reset secret is used for the reset endpoint and for nothing else. */
