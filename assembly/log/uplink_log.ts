@@ -154,7 +154,15 @@ export class UplinkLog {
     if (ready != LOG_OK) return ready;
     if (uptoId <= this.acked) return LOG_OK;
     // Memory first: if the ack entry needs a fresh sector, the records it covers must not be
-    // counted as dropped when the oldest sector is erased for it.
+    // counted as dropped when the oldest sector is erased for it. The records read up to the
+    // cursor (a batch just sent) are not walked again: the new oldest follows the cursor.
+    if (this.curIndex >= 0 && this.curId <= uptoId) {
+      this.live -= <u32>this.curIndex + 1;
+      if (this.live > 0) {
+        if (this.seekLive(this.curSector, this.curOff + this.curExt, this.curId)) this.takeOldest(this.curId);
+        else this.live = 0;
+      }
+    }
     while (this.live > 0 && this.oldId <= uptoId) {
       this.live--;
       if (this.live == 0) break;
