@@ -10,7 +10,7 @@ import { host_http_request, host_battery_percent, host_random } from "./host";
 import { logError, logWarn, logInfo } from "./logger";
 import { Identity, loadIdentity, storeCred } from "./identity";
 import { Settings, applySettings, settingGet } from "./settings";
-import { AgentState, loadState, storeState, loadSettings, storeSettings } from "./persist";
+import { AgentCounters, loadState, storeState, loadSettings, storeSettings } from "./persist";
 import { UtcClock, parseIso, HINT_DATE, HINT_GNSS } from "./clock";
 import { statusText, endpointUrl, requestHeaders, parseResponseHeaders, ENDPOINT_CONNECT, ENDPOINT_RESET, ENDPOINT_UPLINK, ENDPOINT_BACKFILL } from "./cloud";
 import { ObjectScan, J_STRING, decodeString } from "./json/scan";
@@ -50,7 +50,7 @@ export class Agent {
   cfg: BoardConfig;
   id: Identity = new Identity();
   settings: Settings = new Settings();
-  st: AgentState = new AgentState();
+  counters: AgentCounters = new AgentCounters();
   clock: UtcClock = new UtcClock();
   uplinks: UplinkLog;
   ids: IdAllocator = new IdAllocator();
@@ -96,15 +96,15 @@ export class Agent {
     const rc = this.uplinks.mount();
     if (rc != LOG_OK) logError("uplink log: mount failed ({}): will retry; check the flash partition", rc);
     this.settings = loadSettings();
-    this.st = loadState();
-    if (afterTrap) this.st.traps++;
+    this.counters = loadState();
+    if (afterTrap) this.counters.traps++;
     this.ids.start(this.uplinks.highestId(), host_random());
     this.logEpoch();
     this.here.epoch = this.ids.epoch;
     this.here.boot = this.ids.boots;
     this.budget.load(now, this.ids.why == EPOCH_FIRST, afterTrap);
-    const st = this.st;
-    this.session.restore(now, st.backoffAttempt, st.backoffFailed, st.backoffResume, st.backoffPolicy, st.backoffWaitMs);
+    const c = this.counters;
+    this.session.restore(now, c.backoffAttempt, c.backoffFailed, c.backoffResume, c.backoffPolicy, c.backoffWaitMs);
     if (this.session.state == S_BACKING_OFF) {
       logInfo("back-off resumed: next try in {} s", (this.session.waitUntil - now) / 1000);
     }
@@ -201,10 +201,10 @@ export class Agent {
     r.bootCount = this.ids.boots;
     r.buffered = this.uplinks.count();
     r.oldestAgeS = this.oldestBufferedAgeS(now);
-    r.dropped = <u32>this.st.dropped;
-    r.settingsRejected = this.st.settingsRejectedCount;
-    r.resets = this.st.resets;
-    r.traps = this.st.traps;
+    r.dropped = <u32>this.counters.dropped;
+    r.settingsRejected = this.counters.settingsRejectedCount;
+    r.resets = this.counters.resets;
+    r.traps = this.counters.traps;
     this.append(r);
   }
 
@@ -227,16 +227,16 @@ export class Agent {
     const rc = this.uplinks.append(this.ids.key(id), this.recBuf, len);
     if (rc != LOG_OK) {
       logError("uplink log: append failed ({}); uplink {} lost", rc, id);
-      this.st.dropped++;
+      this.counters.dropped++;
       this.persistState();
       return;
     }
     this.recorded++;
     const lost = this.uplinks.droppedSinceMount();
     if (lost > this.droppedSeen) {
-      this.st.dropped += lost - this.droppedSeen;
+      this.counters.dropped += lost - this.droppedSeen;
       this.droppedSeen = lost;
-      logWarn("log full: {} oldest uplinks dropped so far", this.st.dropped);
+      logWarn("log full: {} oldest uplinks dropped so far", this.counters.dropped);
       this.persistState();
     }
   }
@@ -317,9 +317,9 @@ export class Agent {
     r.epoch = int(<i64>this.ids.epoch);
     r.bufferedUplinks = int(this.uplinks.count());
     r.lastUplinkId = int(<i64>this.ids.lastId());
-    r.droppedUplinks = int(<i64>this.st.dropped);
-    if (this.st.pendingRejection.length > 0) r.settingsRejected = quoted(this.st.pendingRejection);
-    this.rejectionSent = this.st.pendingRejection;
+    r.droppedUplinks = int(<i64>this.counters.dropped);
+    if (this.counters.pendingRejection.length > 0) r.settingsRejected = quoted(this.counters.pendingRejection);
+    this.rejectionSent = this.counters.pendingRejection;
     RequestBody.reset();
     RequestBody.appendJson<ConnectReport>("", r, BODY_CAPACITY);
     this.begin(now, REQ_CONNECT, ENDPOINT_CONNECT);
@@ -370,7 +370,7 @@ export class Agent {
   /** A log record of no shape this firmware knows cannot be sent; it must not block the rest. */
   private skipUnreadable(key: u64): void {
     logError("uplink log: record {} unreadable, skipped", IdAllocator.idOf(key));
-    this.st.dropped++;
+    this.counters.dropped++;
     this.persistState();
     this.uplinks.ack(key);
   }
@@ -406,7 +406,7 @@ export class Agent {
       if (this.sentCount > 1) what = "backfill";
       const j = judgeSend(status, body, bodyLen, truncated, this.sentCount, what);
       outcome = j.outcome;
-      if (j.unverified) this.st.unverified++; // judgeSend logged why
+      if (j.unverified) this.counters.unverified++; // judgeSend logged why
     }
     const act = s.answered(now, outcome, headers.retryAfterMs, <i64>this.settings.heartbeatS * 1000, host_random());
     if ((act & ACT_ACK) != 0) {
@@ -433,8 +433,8 @@ export class Agent {
   private connected(now: i64, body: usize, len: i32, truncated: bool): void {
     this.batchLimit = 0;
     // The rejection we reported has been delivered.
-    if (this.rejectionSent.length > 0 && this.st.pendingRejection == this.rejectionSent) {
-      this.st.pendingRejection = "";
+    if (this.rejectionSent.length > 0 && this.counters.pendingRejection == this.rejectionSent) {
+      this.counters.pendingRejection = "";
       this.persistState();
     }
     const scan = this.connectScan;
@@ -476,8 +476,8 @@ export class Agent {
 
   private rejectSettings(why: string): void {
     logWarn("settings rejected, last good kept: {}", why);
-    this.st.pendingRejection = why;
-    this.st.settingsRejectedCount++;
+    this.counters.pendingRejection = why;
+    this.counters.settingsRejectedCount++;
     this.persistState();
   }
 
@@ -489,7 +489,7 @@ export class Agent {
       logError("reset: key-value store refused the new key; the reset is tried again");
       return OUT_TRANSIENT;
     }
-    this.st.resets++;
+    this.counters.resets++;
     this.persistState();
     logInfo("reset: new API key stored; connecting to {}", this.id.host());
     return OUT_OK;
@@ -497,32 +497,32 @@ export class Agent {
 
   private persistState(): void {
     const s = this.session;
-    const st = this.st;
-    st.backoffAttempt = s.attempt;
-    st.backoffFailed = s.failed;
-    st.backoffResume = s.resume;
-    st.backoffPolicy = s.policy;
-    st.backoffWaitMs = s.attempt > 0 ? s.waitMs : 0;
-    if (storeState(st) != 0) logError("key-value store: state not stored");
+    const c = this.counters;
+    c.backoffAttempt = s.attempt;
+    c.backoffFailed = s.failed;
+    c.backoffResume = s.resume;
+    c.backoffPolicy = s.policy;
+    c.backoffWaitMs = s.attempt > 0 ? s.waitMs : 0;
+    if (storeState(c) != 0) logError("key-value store: state not stored");
   }
 
   stat(which: i32): i64 {
     if (which == STAT_RECORDED) return <i64>this.recorded;
     if (which == STAT_ACKED) return <i64>this.acked;
     if (which == STAT_BUFFERED) return <i64>this.uplinks.count();
-    if (which == STAT_RESETS) return <i64>this.st.resets;
-    if (which == STAT_DROPPED) return <i64>this.st.dropped;
+    if (which == STAT_RESETS) return <i64>this.counters.resets;
+    if (which == STAT_DROPPED) return <i64>this.counters.dropped;
     if (which == STAT_LAST_ID) return <i64>this.ids.lastId();
     if (which == STAT_STATE) return <i64>this.session.state;
     if (which == STAT_BOOTS) return <i64>this.ids.boots;
-    if (which == STAT_TRAPS) return <i64>this.st.traps;
+    if (which == STAT_TRAPS) return <i64>this.counters.traps;
     if (which == STAT_UTC_KNOWN) return this.clock.trusted ? 1 : 0;
     if (which == STAT_BACKOFF_ATTEMPT) return <i64>this.session.attempt;
     if (which == STAT_REQUESTS) return <i64>this.requests;
     // The settings' ids follow settings.ts's order (settingGet).
     if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_GNSS_TIMEOUT_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
     if (which == STAT_EPOCH) return <i64>this.ids.epoch;
-    if (which == STAT_UNVERIFIED_ANSWERS) return <i64>this.st.unverified;
+    if (which == STAT_UNVERIFIED_ANSWERS) return <i64>this.counters.unverified;
     if (which == STAT_BUDGET_REMAINING) return this.budget.remaining(this.lastNow);
     if (which == STAT_BUDGET_WAITS) return <i64>this.budget.waits;
     if (which == STAT_EPOCH_ORDINAL) return <i64>this.ids.ordinal;

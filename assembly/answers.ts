@@ -5,8 +5,8 @@
 import { logError, logWarn } from "./logger";
 import { ObjectScan, J_STRING, J_NUMBER, decodeString, readInt, IntRead, INT_OK } from "./json/scan";
 import { OUT_OK, OUT_AUTH, OUT_FORBIDDEN, OUT_GONE, OUT_TOO_LARGE, OUT_TRANSIENT, OUT_SECRET_REFUSED } from "./session";
-import { Identity, validId, validKey, environmentProblem, hostAllowed } from "./identity";
-import { parseEnvironment } from "./url";
+import { Identity, validId, validKey, checkEnvironment, hostAllowed } from "./identity";
+import { ParsedUrl } from "./url";
 
 /** The outcome of a status that has no body worth reading (every endpoint alike). */
 function statusOutcome(status: i32): u8 {
@@ -91,7 +91,7 @@ const resetScan = new ObjectScan(RESET_MEMBERS);
 export class ResetJudgement {
   outcome: u8 = OUT_TRANSIENT;
   apiKey: string = "";
-  environment: string = "";
+  environment: ParsedUrl = new ParsedUrl(); // accepted (checkEnvironment) when outcome is OUT_OK
 }
 
 /**
@@ -121,15 +121,14 @@ function resetTaken(j: ResetJudgement, body: usize, len: i32, id: Identity, dev:
   if (tenantId == null || !validId(tenantId!) || tenantId! != id.tenantId) { logError("reset: answer refused: tenantId is not ours"); return false; }
   if (apiKey == null || !validKey(apiKey!)) { logError("reset: answer refused: apiKey malformed"); return false; }
   if (environment == null) { logError("reset: answer refused: environment missing"); return false; }
-  const problem = environmentProblem(environment!, dev);
-  if (problem.length > 0) { logError("reset: answer refused: environment refused: {}", problem); return false; }
-  const u = parseEnvironment(environment!);
+  const u = checkEnvironment(environment!, dev);
+  if (!u.ok) { logError("reset: answer refused: environment refused: {}", u.error); return false; }
   if (!hostAllowed(u, id.host(), allowHosts)) {
     logError("reset: answer refused: environment host {} is not on the allow-list", u.host);
     return false;
   }
   j.apiKey = apiKey!;
-  j.environment = environment!;
+  j.environment = u;
   return true;
 }
 

@@ -1,7 +1,7 @@
-// The requests the device makes, and what each answer means. No state lives here: the agent
-// decides what to do with an Outcome. Manual of the contract: DEVICE-API.md.
+// The requests the device makes: endpoints, URLs, headers, and the two response headers the
+// agent reads. No state lives here; what an answer means is judged in answers.ts. Manual of
+// the contract: DEVICE-API.md.
 import { Identity } from "./identity";
-import { trimTrailingSlash } from "./url";
 import { parseHttpDate, UtcClock } from "./clock";
 import { RETRY_AFTER_MAX_MS } from "./backoff";
 import { asciiLower, trimAscii, parseDecimal } from "./text";
@@ -14,28 +14,6 @@ export const ENDPOINT_BACKFILL = "/uplinks/backfill";
 
 export const BACKFILL_MAX_BODY: i32 = 16384;
 
-
-/** What an answer means for the agent, whatever the endpoint. */
-export enum Verdict {
-  OK,         // 2xx
-  DUPLICATE,  // 409 on an uplink: the cloud has it already
-  RESET,      // 401: the key is unknown, expired or revoked
-  FORBIDDEN,  // 403: back off, no reset
-  GONE,       // 404: long back-off, keep data
-  TOO_LARGE,  // 413: halve the batch
-  RETRY,      // 429, 5xx, transport errors, anything else
-}
-
-export function classify(status: i32): Verdict {
-  if (status >= 200 && status < 300) return Verdict.OK;
-  if (status == 409) return Verdict.DUPLICATE;
-  if (status == 401) return Verdict.RESET;
-  if (status == 403) return Verdict.FORBIDDEN;
-  if (status == 404) return Verdict.GONE;
-  if (status == 413) return Verdict.TOO_LARGE;
-  return Verdict.RETRY;
-}
-
 export function statusText(status: i32): string {
   if (status == NET_TIMEOUT) return "timeout";
   if (status == NET_REFUSED) return "connection refused";
@@ -45,7 +23,7 @@ export function statusText(status: i32): string {
 }
 
 export function endpointUrl(id: Identity, endpoint: string): string {
-  return trimTrailingSlash(id.environment) + "/api/" + id.tenantId + "/devices/" + id.deviceId + endpoint;
+  return id.environment.base + "/api/" + id.tenantId + "/devices/" + id.deviceId + endpoint;
 }
 
 /** The request headers. The reset secret is used for the reset endpoint and for nothing else. */

@@ -4,7 +4,7 @@
 // Nothing here ever puts a key or secret into a message.
 import { kvGetString, kvGet, kvSet } from "./kv";
 import { ByteReader, ByteWriter } from "./bytes";
-import { parseEnvironment, ParsedUrl } from "./url";
+import { parseEnvironment, ParsedUrl, ENV_MAX_BYTES } from "./url";
 import { logError } from "./logger";
 
 export const KEY_MIN: i32 = 16;
@@ -31,24 +31,29 @@ export function validKey(s: string): bool {
   return true;
 }
 
-/** Why an environment is not acceptable under this configuration, or "" if it is. */
-export function environmentProblem(env: string, devConfig: bool): string {
+/**
+ * An environment parsed and judged under this configuration, once: `ok` when it is acceptable,
+ * else `error` says why not. The identity keeps the accepted value, never the text alone.
+ */
+export function checkEnvironment(env: string, devConfig: bool): ParsedUrl {
   const u = parseEnvironment(env);
-  if (!u.ok) return u.error;
-  if (!u.https && !devConfig) return "http:// refused by a production board";
-  return "";
+  if (u.ok && !u.https && !devConfig) {
+    u.ok = false;
+    u.error = "http:// refused by a production board";
+  }
+  return u;
 }
 
 export class Identity {
   tenantId: string = "";
   deviceId: string = "";
-  environment: string = "";
+  environment: ParsedUrl = new ParsedUrl(); // accepted by checkEnvironment when loaded or stored
   apiKey: string = "";
   resetSecret: string = "";
   credGeneration: u32 = 0; // 0: factory environment and apiKey
   failed: bool = false;    // loading failed; the line logged names the field, never its value
 
-  host(): string { return parseEnvironment(this.environment).host; }
+  host(): string { return this.environment.host; }
 }
 
 // Why loading failed, logged here: the texts are the log dictionary's, not the module's.
@@ -90,15 +95,15 @@ export function loadIdentity(devConfig: bool): Identity {
   const env = kvGetString("environment");
   const key = kvGetString("apiKey");
   if (env == null) return missing(id, "environment");
-  const problem = environmentProblem(env, devConfig);
-  if (problem.length > 0) {
-    logError("identity: environment malformed: {}: provision the device's key-value store and restart", problem);
+  const environment = checkEnvironment(env, devConfig);
+  if (!environment.ok) {
+    logError("identity: environment malformed: {}: provision the device's key-value store and restart", environment.error);
     id.failed = true;
     return id;
   }
   if (key == null) return missing(id, "apiKey");
   if (!validKey(key)) return malformedKey(id, "apiKey");
-  id.environment = env;
+  id.environment = environment;
   id.apiKey = key;
   return id;
 }
@@ -112,23 +117,23 @@ function loadCred(id: Identity, devConfig: bool): bool {
   const gen = rd.u32();
   const env = rd.str();
   const key = rd.str();
-  if (!rd.atEnd() || version != CRED_VERSION || !validKey(key) || environmentProblem(env, devConfig).length > 0) {
-    // A record of a shape we do not know: fall back to the factory key. If that key was
-    // rotated away the cloud answers 401 and a reset heals it.
-    return false;
-  }
-  id.environment = env;
+  // A record of a shape we do not know: fall back to the factory key. If that key was
+  // rotated away the cloud answers 401 and a reset heals it.
+  if (!rd.atEnd() || version != CRED_VERSION || !validKey(key)) return false;
+  const environment = checkEnvironment(env, devConfig);
+  if (!environment.ok) return false;
+  id.environment = environment;
   id.apiKey = key;
   id.credGeneration = gen;
   return true;
 }
 
-/** Stores a rotated environment and apiKey as one record (one key: atomic). */
-export function storeCred(id: Identity, environment: string, apiKey: string): i32 {
-  const w = new ByteWriter(8 + 2 + 2 * KEY_MAX + 2 * 128);
+/** Stores a rotated environment (accepted by checkEnvironment) and apiKey as one record (one key: atomic). */
+export function storeCred(id: Identity, environment: ParsedUrl, apiKey: string): i32 {
+  const w = new ByteWriter(8 + 2 + 2 * KEY_MAX + 2 * ENV_MAX_BYTES);
   w.u8(CRED_VERSION);
   w.u32(id.credGeneration + 1);
-  w.str(environment);
+  w.str(environment.url);
   w.str(apiKey);
   const rc = kvSet("cred", w.bytes());
   if (rc == 0) {

@@ -35,6 +35,3 @@ export function kvSet(key: string, value: Uint8Array): i32 {
   return host_kv_set(changetype<usize>(k), k.byteLength, value.dataStart, value.length);
 }
 
-export function kvSetString(key: string, value: string): i32 {
-  return kvSet(key, Uint8Array.wrap(String.UTF8.encode(value)));
-}

@@ -41,7 +41,7 @@ export function storeSettings(s: Settings): i32 {
  * Counters and the back-off in progress; all survive reboots. The back-off is stored with the
  * session's explicit state and policy codes (session.ts, backoff.ts), never an enum's position.
  */
-export class AgentState {
+export class AgentCounters {
   resets: u32 = 0;
   dropped: u64 = 0;
   traps: u32 = 0;
@@ -55,13 +55,13 @@ export class AgentState {
   backoffWaitMs: i64 = 0;        // the wait in force when it was last stored
 }
 
-export function loadState(): AgentState {
-  const s = new AgentState();
+export function loadState(): AgentCounters {
+  const s = new AgentCounters();
   const r = kvGet("state");
   if (r.status != 0) return s;
   const rd = new ByteReader(r.value!);
   const version = rd.u8();
-  const loaded = new AgentState();
+  const loaded = new AgentCounters();
   loaded.resets = rd.u32();
   loaded.dropped = rd.u64();
   loaded.traps = rd.u32();
@@ -80,7 +80,7 @@ export function loadState(): AgentState {
   return loaded;
 }
 
-export function storeState(s: AgentState): i32 {
+export function storeState(s: AgentCounters): i32 {
   const w = new ByteWriter(64 + REJECTION_MAX * 3);
   w.u8(STATE_VERSION);
   w.u32(s.resets);

@@ -9,6 +9,8 @@ export const ENV_MAX_BYTES: i32 = 128;
 export class ParsedUrl {
   ok: bool = false;
   error: string = "";
+  url: string = "";  // the text parsed, as given
+  base: string = ""; // the text without a trailing slash: `base + "/api/..."` has one slash
   https: bool = false;
   host: string = ""; // lower case
   port: i32 = 0;     // 0: the scheme's default
@@ -25,6 +27,7 @@ function isPathChar(c: i32): bool {
 
 export function parseEnvironment(url: string): ParsedUrl {
   const r = new ParsedUrl();
+  r.url = url;
   if (String.UTF8.byteLength(url) > ENV_MAX_BYTES) { r.error = "longer than 128 bytes"; return r; }
   let rest: string;
   if (url.startsWith("https://")) { r.https = true; rest = url.substring(8); }
@@ -58,12 +61,12 @@ export function parseEnvironment(url: string): ParsedUrl {
     if (!isPathChar(path.charCodeAt(i))) { r.error = "query, fragment or bad character in path"; return r; }
   }
   r.host = host;
+  r.base = trimTrailingSlash(url);
   r.ok = true;
   return r;
 }
 
-/** The environment without a trailing slash, so that `env + "/api/..."` has one slash. */
-export function trimTrailingSlash(url: string): string {
+function trimTrailingSlash(url: string): string {
   let end = url.length;
   while (end > 0 && url.charCodeAt(end - 1) == 0x2f) end--;
   return url.substring(0, end);

@@ -23,11 +23,6 @@ export function geometryOk(sectorSize: u32, sectorCount: u32, progSize: u32): bo
   return sectorSize % progSize == 0;
 }
 
-/** Rounds v up to a multiple of unit (a power of two). */
-export function alignUp(v: u32, unit: u32): u32 {
-  return (v + unit - 1) & ~(unit - 1);
-}
-
 export function log2(v: u32): u32 {
   return <u32>ctz(v);
 }

@@ -32,9 +32,9 @@ export const LOG_ERR_CORRUPT: i32 = -7;
 
 export const LOG_MAX_PAYLOAD: i32 = <i32>ENTRY_MAX_PAYLOAD;
 
-// Reads go through one window so a scan issues one host call per 512 bytes, and so every
-// decision about a stretch of flash is made from a single read of it (a torn cell may read
-// differently the next time).
+// Reads go through one window so a walk over flash issues one host call per 512 bytes, and so
+// every decision about a stretch of flash is made from a single read of it (a torn cell may
+// read differently the next time).
 const WINDOW_SIZE: u32 = 512;
 
 export class UplinkLog {
@@ -122,7 +122,7 @@ export class UplinkLog {
    */
   mount(): i32 {
     this.dropped = 0;
-    return this.scan();
+    return this.remount();
   }
 
   append(id: u64, payload: usize, len: i32): i32 {
@@ -154,7 +154,15 @@ export class UplinkLog {
     if (ready != LOG_OK) return ready;
     if (uptoId <= this.acked) return LOG_OK;
     // Memory first: if the ack entry needs a fresh sector, the records it covers must not be
-    // counted as dropped when the oldest sector is erased for it.
+    // counted as dropped when the oldest sector is erased for it. The records read up to the
+    // cursor (a batch just sent) are not walked again: the new oldest follows the cursor.
+    if (this.curIndex >= 0 && this.curId <= uptoId) {
+      this.live -= <u32>this.curIndex + 1;
+      if (this.live > 0) {
+        if (this.seekLive(this.curSector, this.curOff + this.curExt, this.curId)) this.takeOldest(this.curId);
+        else this.live = 0;
+      }
+    }
     while (this.live > 0 && this.oldId <= uptoId) {
       this.live--;
       if (this.live == 0) break;
@@ -257,7 +265,7 @@ export class UplinkLog {
     if (this.needRecover) {
       // After a failed host call the state in memory may be ahead of flash: rescan.
       const dropped = this.dropped;
-      const rc = this.scan();
+      const rc = this.remount();
       this.dropped = dropped;
       if (rc != LOG_OK) {
         this.mounted = true;
@@ -268,7 +276,8 @@ export class UplinkLog {
     return LOG_OK;
   }
 
-  private scan(): i32 {
+  /** Rebuilds the in-memory state from flash: mount(), and every call after a failed host call. */
+  private remount(): i32 {
     this.mounted = false;
     this.needRecover = false;
     this.ioFailed = false;

@@ -22,7 +22,7 @@
 #define AGENT_STAT_ACKED 1 /* uplinks acknowledged by the cloud (this boot) */
 #define AGENT_STAT_BUFFERED 2 /* uplinks buffered now */
 #define AGENT_STAT_RESETS 3 /* resets performed (persisted) */
-#define AGENT_STAT_DROPPED 4 /* uplinks dropped because the log was full (persisted) */
+#define AGENT_STAT_DROPPED 4 /* uplinks lost: dropped by a full log, given up when their append failed, or skipped as unreadable in flash (persisted) */
 #define AGENT_STAT_LAST_ID 5 /* last uplink id issued in the current epoch (0: none yet) */
 #define AGENT_STAT_STATE 6 /* session state (assembly/session.ts, stable codes) */
 #define AGENT_STAT_BOOTS 7 /* starts in the current epoch (persisted) */
