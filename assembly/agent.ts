@@ -32,7 +32,7 @@ import { RX_CAPACITY, rxBase } from "./rx";
 import {
   START_OK, START_BAD_IDENTITY, NET_TIMEOUT, NET_BROKEN, METHOD_POST, RESPONSE_BODY_CUT, GNSS_FIX, IMPORT_OK,
   STAT_RECORDED, STAT_ACKED, STAT_BUFFERED, STAT_RESETS, STAT_DROPPED, STAT_LAST_ID, STAT_STATE, STAT_BOOTS,
-  STAT_TRAPS, STAT_UTC_KNOWN, STAT_BACKOFF_ATTEMPT, STAT_REQUESTS, STAT_UPLINK_INTERVAL_S, STAT_GNSS_TIMEOUT_S,
+  STAT_TRAPS, STAT_UTC_KNOWN, STAT_BACKOFF_ATTEMPT, STAT_REQUESTS, STAT_UPLINK_INTERVAL_S, STAT_SEND_INTERVAL_S,
   STAT_EPOCH, STAT_UNVERIFIED_ANSWERS, STAT_BUDGET_REMAINING, STAT_BUDGET_WAITS, STAT_EPOCH_ORDINAL,
 } from "./abi_constants";
 
@@ -520,7 +520,7 @@ export class Agent {
     if (which == STAT_BACKOFF_ATTEMPT) return <i64>this.session.attempt;
     if (which == STAT_REQUESTS) return <i64>this.requests;
     // The settings' ids follow settings.ts's order (settingGet).
-    if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_GNSS_TIMEOUT_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
+    if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_SEND_INTERVAL_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
     if (which == STAT_EPOCH) return <i64>this.ids.epoch;
     if (which == STAT_UNVERIFIED_ANSWERS) return <i64>this.st.unverified;
     if (which == STAT_BUDGET_REMAINING) return this.budget.remaining(this.lastNow);
