@@ -103,7 +103,8 @@ export interface BackfillFigures {
  * the cloud comes back: how the backlog drains. Counts only what the backfill carried.
  */
 export async function backfillFigures(outageHours = 24, intervalS = 60, batchSize = 100): Promise<BackfillFigures> {
-  const w = world({ uplinkIntervalS: intervalS, movingIntervalS: intervalS, heartbeatS: 604800, backfillBatchSize: batchSize });
+  // Each uplink sent at once (sendIntervalS 0): the drain is measured, and it ends when the log is empty.
+  const w = world({ uplinkIntervalS: intervalS, movingIntervalS: intervalS, heartbeatS: 604800, backfillBatchSize: batchSize, sendIntervalS: 0 });
   const outageEnd = outageHours * HOUR;
   w.cloud.faults = (ctx) => (ctx.endpoint !== 'operator' && w.sched.now < outageEnd ? { kind: 'drop' } : null);
   await w.sched.runUntil(outageEnd);
