@@ -31,6 +31,7 @@ export const STAT_MOVING_INTERVAL_S: i32 = 13; // setting in force: movingInterv
 export const STAT_HEARTBEAT_S: i32 = 14; // setting in force: heartbeatS
 export const STAT_BACKFILL_BATCH_SIZE: i32 = 15; // setting in force: backfillBatchSize
 export const STAT_GNSS_TIMEOUT_S: i32 = 16; // setting in force: gnssTimeoutS
+export const STAT_SEND_INTERVAL_S: i32 = 17; // setting in force: sendIntervalS
 export const STAT_EPOCH: i32 = 32; // the current epoch (unsigned 32-bit)
 export const STAT_UNVERIFIED_ANSWERS: i32 = 33; // 2xx answers to uplinks that acknowledged nothing (persisted)
 export const STAT_BUDGET_REMAINING: i32 = 34; // requests the budget still allows within the hour

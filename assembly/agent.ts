@@ -32,7 +32,7 @@ import { RX_CAPACITY, rxBase } from "./rx";
 import {
   START_OK, START_BAD_IDENTITY, NET_TIMEOUT, NET_BROKEN, METHOD_POST, RESPONSE_BODY_CUT, GNSS_FIX, IMPORT_OK,
   STAT_RECORDED, STAT_ACKED, STAT_BUFFERED, STAT_RESETS, STAT_DROPPED, STAT_LAST_ID, STAT_STATE, STAT_BOOTS,
-  STAT_TRAPS, STAT_UTC_KNOWN, STAT_BACKOFF_ATTEMPT, STAT_REQUESTS, STAT_UPLINK_INTERVAL_S, STAT_GNSS_TIMEOUT_S,
+  STAT_TRAPS, STAT_UTC_KNOWN, STAT_BACKOFF_ATTEMPT, STAT_REQUESTS, STAT_UPLINK_INTERVAL_S, STAT_SEND_INTERVAL_S,
   STAT_EPOCH, STAT_UNVERIFIED_ANSWERS, STAT_BUDGET_REMAINING, STAT_BUDGET_WAITS, STAT_EPOCH_ORDINAL,
 } from "./abi_constants";
 
@@ -81,6 +81,18 @@ export class Agent {
   // Uplinks of this boot wait in the log without UTC: a second answer can date them.
   private undated: bool = false;
   private timeChecked: bool = false;
+  // Batching (sendIntervalS, DEVICE-API.md "Batching"): buffered uplinks are sent once
+  // `flushing`, and then until the log is drained.
+  private flushing: bool = false;
+  // When the oldest buffered uplink is sendIntervalS old, worked out once per oldest record.
+  private dueAt: i64 = 0;
+  private dueKey: u64 = 0;
+  private dueTrusted: bool = false;
+  private dueInterval: i32 = -1;
+  // The problems the last health uplink reported: a health uplink with a new one goes at once.
+  private reportedDropped: u64 = 0;
+  private reportedRejected: u32 = 0;
+  private reportedTraps: u32 = 0;
 
   constructor(cfg: BoardConfig, sectorSize: u32, sectorCount: u32, progSize: u32) {
     this.cfg = cfg;
@@ -97,6 +109,9 @@ export class Agent {
     if (rc != LOG_OK) logError("uplink log: mount failed ({}): will retry; check the flash partition", rc);
     this.settings = loadSettings();
     this.counters = loadState();
+    this.reportedDropped = this.counters.dropped;
+    this.reportedRejected = this.counters.settingsRejectedCount;
+    this.reportedTraps = this.counters.traps;
     if (afterTrap) this.counters.traps++;
     this.ids.start(this.uplinks.highestId(), host_random());
     this.logEpoch();
@@ -134,8 +149,35 @@ export class Agent {
     return this.nextWake(now);
   }
 
+  /** Uplinks are to be sent now. */
   private buffered(now: i64): bool {
-    return this.uplinks.count() > 0 && now >= this.sendHoldUntil;
+    return this.flushing && this.uplinks.count() > 0 && now >= this.sendHoldUntil;
+  }
+
+  /** Starts sending what is buffered when the oldest uplink has waited sendIntervalS; stops when drained. */
+  private updateFlushing(now: i64): void {
+    if (this.uplinks.count() == 0) this.flushing = false;
+    else if (!this.flushing && now >= this.sendDueAt(now)) this.flushing = true;
+  }
+
+  /**
+   * When the oldest buffered uplink is sendIntervalS old (monotonic ms). Its age is read from
+   * the log once per oldest record (and again when the clock becomes trusted). An age that
+   * cannot be known (a record of an earlier boot, the clock not yet trusted, or unreadable)
+   * is taken as due: it is at least as old as this boot.
+   */
+  private sendDueAt(now: i64): i64 {
+    const interval = this.settings.sendIntervalS;
+    if (interval == 0) return now;
+    const key = this.uplinks.oldestId();
+    if (key != this.dueKey || this.clock.trusted != this.dueTrusted || interval != this.dueInterval) {
+      this.dueKey = key;
+      this.dueTrusted = this.clock.trusted;
+      this.dueInterval = interval;
+      const age = this.oldestBufferedAgeS(now);
+      this.dueAt = age < 0 ? now : now + (<i64>interval - <i64>age) * 1000;
+    }
+    return this.dueAt;
   }
 
   private nextWake(now: i64): i64 {
@@ -146,6 +188,7 @@ export class Agent {
     } else {
       let want = s.wakeAt(now, this.buffered(now));
       if (this.uplinks.count() > 0 && this.sendHoldUntil > now) want = min(want, this.sendHoldUntil);
+      if (this.uplinks.count() > 0 && !this.flushing) want = min(want, max(this.sendDueAt(now), now + 1));
       if (want <= now) want = this.budget.wakeAt(now);
       wake = min(wake, want);
     }
@@ -206,6 +249,14 @@ export class Agent {
     r.resets = this.counters.resets;
     r.traps = this.counters.traps;
     this.append(r);
+    // A health uplink that reports a new problem goes at once, and carries what is buffered.
+    const st = this.counters;
+    if (st.dropped > this.reportedDropped || st.settingsRejectedCount > this.reportedRejected || st.traps > this.reportedTraps) {
+      this.flushing = true;
+      this.reportedDropped = st.dropped;
+      this.reportedRejected = st.settingsRejectedCount;
+      this.reportedTraps = st.traps;
+    }
   }
 
   private oldestBufferedAgeS(now: i64): i32 {
@@ -265,6 +316,7 @@ export class Agent {
         s.connectNow(now);
       }
     }
+    this.updateFlushing(now);
     // A wait of zero (the reset right after a 401) leads to the next request in this step;
     // the bound keeps a host that fails every request at once from looping here.
     for (let i = 0; i < 3 && s.inFlight == REQ_NONE; i++) {
@@ -432,6 +484,9 @@ export class Agent {
   /** A connect answered 2xx: the settings and keyExpires it carries. */
   private connected(now: i64, body: usize, len: i32, truncated: bool): void {
     this.batchLimit = 0;
+    // The connection is open and the radio on: what is buffered goes now, on it, rather than
+    // on a wake of its own (a heartbeat or power-on connect and the uplinks fall together).
+    if (this.uplinks.count() > 0) this.flushing = true;
     // The rejection we reported has been delivered.
     if (this.rejectionSent.length > 0 && this.counters.pendingRejection == this.rejectionSent) {
       this.counters.pendingRejection = "";
@@ -520,7 +575,7 @@ export class Agent {
     if (which == STAT_BACKOFF_ATTEMPT) return <i64>this.session.attempt;
     if (which == STAT_REQUESTS) return <i64>this.requests;
     // The settings' ids follow settings.ts's order (settingGet).
-    if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_GNSS_TIMEOUT_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
+    if (which >= STAT_UPLINK_INTERVAL_S && which <= STAT_SEND_INTERVAL_S) return <i64>settingGet(this.settings, which - STAT_UPLINK_INTERVAL_S);
     if (which == STAT_EPOCH) return <i64>this.ids.epoch;
     if (which == STAT_UNVERIFIED_ANSWERS) return <i64>this.counters.unverified;
     if (which == STAT_BUDGET_REMAINING) return this.budget.remaining(this.lastNow);

@@ -4,10 +4,14 @@
 // reports missing because it was damaged, is reported and replaced by the factory values.
 import { kvGet, kvSet } from "./kv";
 import { ByteReader, ByteWriter } from "./bytes";
-import { Settings, SETTING_NAMES, settingGet, settingSet, settingInRange } from "./settings";
+import { Settings, SETTING_NAMES, SETTINGS_FIRST_RECORD, settingGet, settingSet, settingInRange } from "./settings";
 import { logWarn } from "./logger";
 
 const SETTINGS_VERSION: u32 = 1;
+// Settings added after the first record (sendIntervalS) live in a record of their own, so the
+// first record keeps the shape an older module reads: an update or a rollback loses no setting.
+const LATER_SETTINGS_KEY = "settings2";
+const LATER_SETTINGS_VERSION: u32 = 1;
 const STATE_VERSION: u32 = 2;
 export const REJECTION_MAX: i32 = 200;
 
@@ -18,7 +22,7 @@ export function loadSettings(): Settings {
   const rd = new ByteReader(r.value!);
   const version = rd.u8();
   const loaded = new Settings();
-  for (let i = 0; i < SETTING_NAMES.length; i++) {
+  for (let i = 0; i < SETTINGS_FIRST_RECORD; i++) {
     const v = rd.u32();
     if (!settingInRange(i, <i64>v)) rd.ok = false;
     settingSet(loaded, i, <i32>v);
@@ -27,14 +31,40 @@ export function loadSettings(): Settings {
     logWarn("stored settings unreadable: factory used");
     return s;
   }
+  loadLaterSettings(loaded);
   return loaded;
 }
 
+/** The later settings' record; missing (written by an older module) or unreadable: factory values. */
+function loadLaterSettings(into: Settings): void {
+  const r = kvGet(LATER_SETTINGS_KEY);
+  if (r.status != 0) return;
+  const rd = new ByteReader(r.value!);
+  const version = rd.u8();
+  const loaded = into.copy();
+  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) {
+    const v = rd.u32();
+    if (!settingInRange(i, <i64>v)) rd.ok = false;
+    settingSet(loaded, i, <i32>v);
+  }
+  if (version != LATER_SETTINGS_VERSION || !rd.atEnd()) {
+    logWarn("stored settings unreadable: factory used");
+    return;
+  }
+  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) settingSet(into, i, settingGet(loaded, i));
+}
+
+/** Both records; a cut between them leaves two good sets mixed, each value within its range. */
 export function storeSettings(s: Settings): i32 {
-  const w = new ByteWriter(1 + 4 * SETTING_NAMES.length);
+  const w = new ByteWriter(1 + 4 * SETTINGS_FIRST_RECORD);
   w.u8(SETTINGS_VERSION);
-  for (let i = 0; i < SETTING_NAMES.length; i++) w.u32(<u32>settingGet(s, i));
-  return kvSet("settings", w.bytes());
+  for (let i = 0; i < SETTINGS_FIRST_RECORD; i++) w.u32(<u32>settingGet(s, i));
+  const rc = kvSet("settings", w.bytes());
+  if (rc != 0) return rc;
+  const later = new ByteWriter(1 + 4 * (SETTING_NAMES.length - SETTINGS_FIRST_RECORD));
+  later.u8(LATER_SETTINGS_VERSION);
+  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) later.u32(<u32>settingGet(s, i));
+  return kvSet(LATER_SETTINGS_KEY, later.bytes());
 }
 
 /**

@@ -8,6 +8,8 @@ export class Settings {
   heartbeatS: i32 = 3600;
   backfillBatchSize: i32 = 100;
   gnssTimeoutS: i32 = 90;
+  /** How long a recorded uplink may wait for company before what is buffered is sent (0: at once). */
+  sendIntervalS: i32 = 600;
 
   copy(): Settings {
     const s = new Settings();
@@ -16,28 +18,32 @@ export class Settings {
     s.heartbeatS = this.heartbeatS;
     s.backfillBatchSize = this.backfillBatchSize;
     s.gnssTimeoutS = this.gnssTimeoutS;
+    s.sendIntervalS = this.sendIntervalS;
     return s;
   }
 
   equals(o: Settings): bool {
     return this.uplinkIntervalS == o.uplinkIntervalS && this.movingIntervalS == o.movingIntervalS &&
       this.heartbeatS == o.heartbeatS && this.backfillBatchSize == o.backfillBatchSize &&
-      this.gnssTimeoutS == o.gnssTimeoutS;
+      this.gnssTimeoutS == o.gnssTimeoutS && this.sendIntervalS == o.sendIntervalS;
   }
 }
 
 export const SETTING_NAMES: StaticArray<string> = [
-  "uplinkIntervalS", "movingIntervalS", "heartbeatS", "backfillBatchSize", "gnssTimeoutS",
+  "uplinkIntervalS", "movingIntervalS", "heartbeatS", "backfillBatchSize", "gnssTimeoutS", "sendIntervalS",
 ];
-const SETTING_MIN: StaticArray<i32> = [10, 5, 60, 1, 5];
-const SETTING_MAX: StaticArray<i32> = [86400, 86400, 604800, 500, 600];
+/** The settings of the first stored record (persist.ts); the later ones have a record of their own. */
+export const SETTINGS_FIRST_RECORD: i32 = 5;
+const SETTING_MIN: StaticArray<i32> = [10, 5, 60, 1, 5, 0];
+const SETTING_MAX: StaticArray<i32> = [86400, 86400, 604800, 500, 600, 86400];
 
 export function settingGet(s: Settings, i: i32): i32 {
   if (i == 0) return s.uplinkIntervalS;
   if (i == 1) return s.movingIntervalS;
   if (i == 2) return s.heartbeatS;
   if (i == 3) return s.backfillBatchSize;
-  return s.gnssTimeoutS;
+  if (i == 4) return s.gnssTimeoutS;
+  return s.sendIntervalS;
 }
 
 export function settingSet(s: Settings, i: i32, v: i32): void {
@@ -45,7 +51,8 @@ export function settingSet(s: Settings, i: i32, v: i32): void {
   else if (i == 1) s.movingIntervalS = v;
   else if (i == 2) s.heartbeatS = v;
   else if (i == 3) s.backfillBatchSize = v;
-  else s.gnssTimeoutS = v;
+  else if (i == 4) s.gnssTimeoutS = v;
+  else s.sendIntervalS = v;
 }
 
 export function settingInRange(i: i32, v: i64): bool {
@@ -61,7 +68,7 @@ export class SettingsResult {
 const intRead = new IntRead();
 // The members a settings object is read for; any other is skipped, however many (contract).
 const SETTINGS_MEMBERS: StaticArray<string> = [
-  "type", "uplinkIntervalS", "movingIntervalS", "heartbeatS", "backfillBatchSize", "gnssTimeoutS",
+  "type", "uplinkIntervalS", "movingIntervalS", "heartbeatS", "backfillBatchSize", "gnssTimeoutS", "sendIntervalS",
 ];
 const settingsScan = new ObjectScan(SETTINGS_MEMBERS);
 

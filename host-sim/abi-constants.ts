@@ -33,12 +33,13 @@ export const STAT_MOVING_INTERVAL_S = 13; // setting in force: movingIntervalS
 export const STAT_HEARTBEAT_S = 14; // setting in force: heartbeatS
 export const STAT_BACKFILL_BATCH_SIZE = 15; // setting in force: backfillBatchSize
 export const STAT_GNSS_TIMEOUT_S = 16; // setting in force: gnssTimeoutS
+export const STAT_SEND_INTERVAL_S = 17; // setting in force: sendIntervalS
 export const STAT_EPOCH = 32; // the current epoch (unsigned 32-bit)
 export const STAT_UNVERIFIED_ANSWERS = 33; // 2xx answers to uplinks that acknowledged nothing (persisted)
 export const STAT_BUDGET_REMAINING = 34; // requests the budget still allows within the hour
 export const STAT_BUDGET_WAITS = 35; // times a request waited for the budget (this boot)
 export const STAT_EPOCH_ORDINAL = 36; // the epoch's ordinal
-export const STAT = { recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6, boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11, uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16, epoch: 32, unverifiedAnswers: 33, budgetRemaining: 34, budgetWaits: 35, epochOrdinal: 36 } as const;
+export const STAT = { recorded: 0, acked: 1, buffered: 2, resets: 3, dropped: 4, lastId: 5, state: 6, boots: 7, traps: 8, utcKnown: 9, backoffAttempt: 10, requests: 11, uplinkIntervalS: 12, movingIntervalS: 13, heartbeatS: 14, backfillBatchSize: 15, gnssTimeoutS: 16, sendIntervalS: 17, epoch: 32, unverifiedAnswers: 33, budgetRemaining: 34, budgetWaits: 35, epochOrdinal: 36 } as const;
 
 // Transport failures, passed to on_http_response in place of an HTTP status.
 export const NET_TIMEOUT = -1; // no answer within the request's timeout

@@ -287,7 +287,7 @@ export async function runDeviceCommand(argv: string[]): Promise<number> {
     backoffAttempt: s(STAT.backoffAttempt),
     settings: {
       uplinkIntervalS: s(STAT.uplinkIntervalS), movingIntervalS: s(STAT.movingIntervalS), heartbeatS: s(STAT.heartbeatS),
-      backfillBatchSize: s(STAT.backfillBatchSize), gnssTimeoutS: s(STAT.gnssTimeoutS),
+      backfillBatchSize: s(STAT.backfillBatchSize), gnssTimeoutS: s(STAT.gnssTimeoutS), sendIntervalS: s(STAT.sendIntervalS),
     },
     flash: flashFile ?? null,
   };

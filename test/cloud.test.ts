@@ -117,7 +117,7 @@ describe('connect', () => {
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ settings: { ...FACTORY_TRACKER_SETTINGS } });
     expect(r.json.settings).toEqual({
-      type: 'tracker', uplinkIntervalS: 300, movingIntervalS: 60, heartbeatS: 3600, backfillBatchSize: 100, gnssTimeoutS: 90,
+      type: 'tracker', uplinkIntervalS: 300, movingIntervalS: 60, heartbeatS: 3600, backfillBatchSize: 100, gnssTimeoutS: 90, sendIntervalS: 600,
     });
   });
 

@@ -6,12 +6,12 @@ import { harness, Harness, MIN, HOUR } from './helpers/harness.ts';
 let h: Harness;
 afterEach(async () => { await h?.stop(); });
 
-const FACTORY = { uplinkIntervalS: 300, movingIntervalS: 60, heartbeatS: 3600, backfillBatchSize: 100, gnssTimeoutS: 90 };
+const FACTORY = { uplinkIntervalS: 300, movingIntervalS: 60, heartbeatS: 3600, backfillBatchSize: 100, gnssTimeoutS: 90, sendIntervalS: 600 };
 
 function settingsInForce(h: Harness) {
   return {
     uplinkIntervalS: h.stat('uplinkIntervalS'), movingIntervalS: h.stat('movingIntervalS'), heartbeatS: h.stat('heartbeatS'),
-    backfillBatchSize: h.stat('backfillBatchSize'), gnssTimeoutS: h.stat('gnssTimeoutS'),
+    backfillBatchSize: h.stat('backfillBatchSize'), gnssTimeoutS: h.stat('gnssTimeoutS'), sendIntervalS: h.stat('sendIntervalS'),
   };
 }
 
@@ -48,12 +48,16 @@ describe('connect', () => {
 
   it('applies valid settings, accepts 1e2 and 100.0 as integers, and keeps them across a reboot', async () => {
     h = await harness();
-    h.cloud.updateDevice(h.deviceId, { settings: { type: 'tracker', uplinkIntervalS: 1.2e2, backfillBatchSize: 50.0, unknownField: [1, { a: 2 }] } });
+    h.cloud.updateDevice(h.deviceId, { settings: { type: 'tracker', uplinkIntervalS: 1.2e2, backfillBatchSize: 50.0, sendIntervalS: 0, unknownField: [1, { a: 2 }] } });
     h.boot();
     await h.run(5 * MIN);
-    expect(settingsInForce(h)).toEqual({ ...FACTORY, uplinkIntervalS: 120, backfillBatchSize: 50 });
+    expect(settingsInForce(h)).toEqual({ ...FACTORY, uplinkIntervalS: 120, backfillBatchSize: 50, sendIntervalS: 0 });
     // The cloud now sends nothing usable; the stored settings must survive a power cycle.
     h.cloud.updateDevice(h.deviceId, { settings: { type: 'tracker' } });
+    expect(h.reboot()).toBe(0);
+    expect(settingsInForce(h)).toEqual({ ...FACTORY, uplinkIntervalS: 120, backfillBatchSize: 50, sendIntervalS: 0 });
+    // An older module's store holds only the first record: its settings stay, sendIntervalS is the factory's.
+    h.kv.damage('settings2');
     expect(h.reboot()).toBe(0);
     expect(settingsInForce(h)).toEqual({ ...FACTORY, uplinkIntervalS: 120, backfillBatchSize: 50 });
   });
@@ -64,6 +68,7 @@ describe('connect', () => {
     ['a string number', { type: 'tracker', movingIntervalS: '300' }, 'movingIntervalS: expected an integer, got string'],
     ['null', { type: 'tracker', gnssTimeoutS: null }, 'gnssTimeoutS: expected an integer, got null'],
     ['a huge number', { type: 'tracker', backfillBatchSize: 99999999999 }, 'backfillBatchSize: out of range 1-500'],
+    ['a negative send interval', { type: 'tracker', sendIntervalS: -1 }, 'sendIntervalS: out of range 0-86400'],
     ['another type', { type: 'beacon', uplinkIntervalS: 60 }, "type: not 'tracker'"],
     ['no type', { uplinkIntervalS: 60 }, 'type: missing'],
     ['not an object', [1, 2, 3], 'settings: not an object'],

@@ -6,17 +6,18 @@ import { describe, it, expect } from 'vitest';
 import { BareDevice, IDENTITY } from './helpers/bare.ts';
 import { readJson, RawNumber, exactInteger, type OracleResult } from './helpers/json-oracle.ts';
 import { Rng } from '../host-sim/hal/random.ts';
+import { STAT } from '../host-sim/abi-constants.ts';
 import { MemoryKv, provision } from '../host-sim/hal/kv.ts';
 import { decodeCred, decodeState } from '../host-sim/device-records.ts';
 
 const N = Number(process.env.FUZZ_N ?? 100_000);
 const enc = new TextEncoder();
 
-const NAMES = ['uplinkIntervalS', 'movingIntervalS', 'heartbeatS', 'backfillBatchSize', 'gnssTimeoutS'] as const;
+const NAMES = ['uplinkIntervalS', 'movingIntervalS', 'heartbeatS', 'backfillBatchSize', 'gnssTimeoutS', 'sendIntervalS'] as const;
 const RANGES: Record<string, [number, number]> = {
-  uplinkIntervalS: [10, 86400], movingIntervalS: [5, 86400], heartbeatS: [60, 604800], backfillBatchSize: [1, 500], gnssTimeoutS: [5, 600],
+  uplinkIntervalS: [10, 86400], movingIntervalS: [5, 86400], heartbeatS: [60, 604800], backfillBatchSize: [1, 500], gnssTimeoutS: [5, 600], sendIntervalS: [0, 86400],
 };
-const FACTORY = [300, 60, 3600, 100, 90];
+const FACTORY = [300, 60, 3600, 100, 90, 600];
 
 // ---- generators ---------------------------------------------------------------------------
 
@@ -274,7 +275,7 @@ describe(`property: ${N} bodies per response kind through the release module`, (
       }, traps);
       const cut = body.length + enc.encode(headers).length > 4096;
       const want = expectedSettings(body, cut);
-      const got = [12, 13, 14, 15, 16].map((k) => d.stat(k));
+      const got = NAMES.map((k) => d.stat(STAT[k]));
       const didReject = rejectedCount(d.kv) > 0;
       const desc = () => `${new TextDecoder().decode(body.subarray(0, 200))} -> got ${got} rejected=${didReject}, want ${JSON.stringify(want)}`;
       if (want.kind === 'keep') {

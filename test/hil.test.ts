@@ -10,7 +10,7 @@ for (const dut of availableDuts()) {
     for (const sc of SCENARIOS) {
       const cannot = Object.keys(dut.cannot ?? {}).some((prefix) => sc.name.startsWith(prefix));
       it.skipIf(dut.skip !== undefined || cannot)(sc.name, async () => {
-        await withRig(dut.make(), sc.faults?.() ?? null, sc.run);
+        await withRig(dut.make(), sc.faults?.() ?? null, sc.run, sc.settings);
       });
     }
   });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LINUX_BOARD } from './scenarios/dut.ts';
+import { FACTORY_TRACKER_SETTINGS } from '../host-sim/cloud/fake-cloud.ts';
 
 const BIN = path.resolve('host-sim/bin/trackagent-sim.js');
 
@@ -37,17 +38,20 @@ async function boardOverTls(hours: number, extra: string[]) {
   return { full: Number(m![1]), resumed: Number(m![2]), requests: run.requests as number, acked: run.uplinksAcked as number, recorded: run.uplinksRecorded as number };
 }
 
+/** What the factory sendIntervalS may still hold when a run ends: its last 600 s of positions, a health uplink, the one recorded now. */
+const WAITING = FACTORY_TRACKER_SETTINGS.sendIntervalS / FACTORY_TRACKER_SETTINGS.movingIntervalS + 2;
+
 describe.skipIf(!fs.existsSync(LINUX_BOARD))('Linux board over TLS (server-side handshake counts)', () => {
   it('keep-alive: one full handshake, every later request on the reused connection', async () => {
     const r = await boardOverTls(2, []);
-    expect(r.acked).toBe(r.recorded);
-    expect(r.requests).toBeGreaterThan(20);
+    expect(r.recorded - r.acked).toBeLessThanOrEqual(WAITING);
+    expect(r.requests).toBeGreaterThan(8); // 2 h of batches (sendIntervalS 600) and connects
     expect(r).toMatchObject({ full: 1, resumed: 0 });
   });
 
   it('the server closes every connection: later connections resume the TLS session', async () => {
     const r = await boardOverTls(2, ['--no-keep-alive']);
-    expect(r.acked).toBe(r.recorded);
+    expect(r.recorded - r.acked).toBeLessThanOrEqual(WAITING);
     expect(r.full + r.resumed).toBe(r.requests); // a new connection per request
     // libcurl 7.88 with OpenSSL over TLS 1.3 resumes every other connection (the ticket of a
     // resumed connection is not kept): at least that, and never a full handshake each.

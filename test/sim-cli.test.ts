@@ -246,7 +246,7 @@ describe('trackagent-sim device', () => {
     expect(s).toMatchObject({ deviceId: 'trk-cli', tenantId: 'acme', identitySource: 'flags', hours: 3, realtime: false, resets: 0, dropped: 0, boots: 1, traps: 0 });
     for (const k of ['uplinksRecorded', 'uplinksAcked', 'buffered', 'lastUplinkId', 'requests', 'httpAnswers']) expect(typeof s[k]).toBe('number');
     expect(s.uplinksAcked).toBeGreaterThan(30);
-    expect(s.httpAnswers).toBeGreaterThan(30);
+    expect(s.httpAnswers).toBeGreaterThan(15); // batches every sendIntervalS (600 s) or so, and connects
     const stored = cloud.uplinksOf('trk-cli').map((u) => u.id);
     expect(stored.length).toBe(s.uplinksAcked);
     expect(stored[stored.length - 1]).toBeLessThanOrEqual(s.lastUplinkId);

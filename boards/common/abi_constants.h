@@ -35,6 +35,7 @@
 #define AGENT_STAT_HEARTBEAT_S 14 /* setting in force: heartbeatS */
 #define AGENT_STAT_BACKFILL_BATCH_SIZE 15 /* setting in force: backfillBatchSize */
 #define AGENT_STAT_GNSS_TIMEOUT_S 16 /* setting in force: gnssTimeoutS */
+#define AGENT_STAT_SEND_INTERVAL_S 17 /* setting in force: sendIntervalS */
 #define AGENT_STAT_EPOCH 32 /* the current epoch (unsigned 32-bit) */
 #define AGENT_STAT_UNVERIFIED_ANSWERS 33 /* 2xx answers to uplinks that acknowledged nothing (persisted) */
 #define AGENT_STAT_BUDGET_REMAINING 34 /* requests the budget still allows within the hour */

@@ -13,6 +13,7 @@ export const FACTORY_TRACKER_SETTINGS = Object.freeze({
   heartbeatS: 3600,
   backfillBatchSize: 100,
   gnssTimeoutS: 90,
+  sendIntervalS: 600,
 });
 
 export const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

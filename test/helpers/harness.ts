@@ -143,6 +143,14 @@ export class Harness {
   stat(name: keyof typeof STAT): number { return this.device.stat(STAT[name]); }
 
   uplinks() { return this.cloud.uplinksOf(this.deviceId); }
+  /**
+   * The most uplinks the batching (sendIntervalS) may still hold with the cloud up: those
+   * recorded within the last sendIntervalS, one health uplink besides, and the one recorded now.
+   */
+  waitingAtMost(): number {
+    const s = this.stat('sendIntervalS');
+    return s === 0 ? 0 : Math.ceil(s / Math.min(this.stat('movingIntervalS'), this.stat('uplinkIntervalS'))) + 2;
+  }
   deviceRequests() { return this.cloud.requests.filter((r) => r.deviceId === this.deviceId && r.endpoint !== 'operator'); }
   bodiesOf(endpoint: string): Record<string, unknown>[] {
     return this.seen.filter((r) => r.endpoint === endpoint && r.body.length > 0).map((r) => JSON.parse(r.body));

@@ -103,7 +103,8 @@ export interface BackfillFigures {
  * the cloud comes back: how the backlog drains. Counts only what the backfill carried.
  */
 export async function backfillFigures(outageHours = 24, intervalS = 60, batchSize = 100): Promise<BackfillFigures> {
-  const w = world({ uplinkIntervalS: intervalS, movingIntervalS: intervalS, heartbeatS: 604800, backfillBatchSize: batchSize });
+  // Each uplink sent at once (sendIntervalS 0): the drain is measured, and it ends when the log is empty.
+  const w = world({ uplinkIntervalS: intervalS, movingIntervalS: intervalS, heartbeatS: 604800, backfillBatchSize: batchSize, sendIntervalS: 0 });
   const outageEnd = outageHours * HOUR;
   w.cloud.faults = (ctx) => (ctx.endpoint !== 'operator' && w.sched.now < outageEnd ? { kind: 'drop' } : null);
   await w.sched.runUntil(outageEnd);
@@ -236,8 +237,9 @@ export interface BacklogFigures {
 }
 
 // The settings of a backlog run: a position every 10 s, a batch size the 16 KiB cap binds
-// (500 uplinks never fit), no health uplink or connect to get in the way.
-export const BACKLOG_SETTINGS = { uplinkIntervalS: 10, movingIntervalS: 10, heartbeatS: 604800, backfillBatchSize: 500 };
+// (500 uplinks never fit), no health uplink or connect to get in the way, and each uplink sent
+// at once (sendIntervalS 0): the drain is measured, and it ends when the log is empty.
+export const BACKLOG_SETTINGS = { uplinkIntervalS: 10, movingIntervalS: 10, heartbeatS: 604800, backfillBatchSize: 500, sendIntervalS: 0 };
 
 /**
  * A cloud that refuses every uplink (503, Retry-After: 60) until `records` are buffered, then

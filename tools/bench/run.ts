@@ -214,9 +214,22 @@ if (want('energy')) {
       undefined, { measured: r.reuse.mAhPerDay, anchor: r.none.mAhPerDay, what: 'no connection or session reuse' }, `at most ${fmt(r.reuse.batteryMah / en.goalDays, 1)}`);
     row(`energy, ${radio}: days on ${fmt(r.reuse.batteryMah)} mAh`, fmt(r.reuse.daysOnBattery, 1), undefined,
       { measured: r.reuse.daysOnBattery, anchor: r.none.daysOnBattery, what: 'no connection or session reuse' }, `at least ${en.goalDays}`);
+    // sendIntervalS (issue 14 item 1) against the same run with each uplink sent at once.
+    const at0 = 'the same with sendIntervalS 0';
+    const perK = (n: number, c: { uplinks: number }) => (n * 1000) / c.uplinks;
+    const fullK = perK(r.reuse.counts.tlsFull, r.reuse), fullK0 = perK(r.atOnce.counts.tlsFull, r.atOnce);
+    row(`energy, ${radio}, sendIntervalS ${en.profile.sendIntervalS}: full / resumed TLS handshakes per 1,000 uplinks`,
+      `${fmt(fullK, 1)} / ${fmt(perK(r.reuse.counts.tlsResumed, r.reuse), 1)} (sendIntervalS 0: ${fmt(fullK0, 1)} / ${fmt(perK(r.atOnce.counts.tlsResumed, r.atOnce), 1)})`,
+      undefined, { measured: fullK, anchor: fullK0, what: at0 }, 'at most 50');
+    const connK = perK(r.reuse.counts.connections, r.reuse), connK0 = perK(r.atOnce.counts.connections, r.atOnce);
+    row(`energy, ${radio}, sendIntervalS ${en.profile.sendIntervalS}: connections per 1,000 uplinks`, fmt(connK, 1), undefined, { measured: connK, anchor: connK0, what: at0 });
+    row(`energy, ${radio}, sendIntervalS ${en.profile.sendIntervalS}: days on ${fmt(r.reuse.batteryMah)} mAh`, fmt(r.reuse.daysOnBattery, 1), undefined,
+      { measured: r.reuse.daysOnBattery, anchor: r.atOnce.daysOnBattery, what: at0 }, `at least ${en.goalDays}`);
   }
-  const per1000 = (n: number) => fmt((n * 1000) / en.tls.uplinks, 1);
+  const per1000 = (n: number, t = en.tls) => fmt((n * 1000) / t.uplinks, 1);
   row('real TLS (fake cloud on loopback, server counts): full / resumed handshakes per 1,000 uplinks', `${per1000(en.tls.measured.full)} / ${per1000(en.tls.measured.resumed)} (model: ${per1000(en.tls.model.full)} / ${per1000(en.tls.model.resumed)}; ${fmt(en.tls.uplinks)} uplinks)`);
+  const t0 = en.tlsAtOnce;
+  row('real TLS, the same with sendIntervalS 0: full / resumed handshakes per 1,000 uplinks', `${per1000(t0.measured.full, t0)} / ${per1000(t0.measured.resumed, t0)} (model: ${per1000(t0.model.full, t0)} / ${per1000(t0.model.resumed, t0)}; ${fmt(t0.uplinks)} uplinks)`);
   json.energy = en;
 }
 
