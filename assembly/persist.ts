@@ -7,6 +7,7 @@ import { ByteReader, ByteWriter } from "./bytes";
 import { Settings, SETTING_NAMES, SETTINGS_FIRST_RECORD, settingGet, settingSet, settingInRange } from "./settings";
 import { logWarn } from "./logger";
 
+const SETTINGS_KEY = "settings";
 const SETTINGS_VERSION: u32 = 1;
 // Settings added after the first record (sendIntervalS) live in a record of their own, so the
 // first record keeps the shape an older module reads: an update or a rollback loses no setting.
@@ -17,54 +18,47 @@ export const REJECTION_MAX: i32 = 200;
 
 export function loadSettings(): Settings {
   const s = new Settings();
-  const r = kvGet("settings");
-  if (r.status != 0) return s;
-  const rd = new ByteReader(r.value!);
-  const version = rd.u8();
-  const loaded = new Settings();
-  for (let i = 0; i < SETTINGS_FIRST_RECORD; i++) {
-    const v = rd.u32();
-    if (!settingInRange(i, <i64>v)) rd.ok = false;
-    settingSet(loaded, i, <i32>v);
+  if (loadSettingsRecord(SETTINGS_KEY, SETTINGS_VERSION, 0, SETTINGS_FIRST_RECORD, s)) {
+    loadSettingsRecord(LATER_SETTINGS_KEY, LATER_SETTINGS_VERSION, SETTINGS_FIRST_RECORD, SETTING_NAMES.length, s);
   }
-  if (version != SETTINGS_VERSION || !rd.atEnd()) {
-    logWarn("stored settings unreadable: factory used");
-    return s;
-  }
-  loadLaterSettings(loaded);
-  return loaded;
+  return s;
 }
 
-/** The later settings' record; missing (written by an older module) or unreadable: factory values. */
-function loadLaterSettings(into: Settings): void {
-  const r = kvGet(LATER_SETTINGS_KEY);
-  if (r.status != 0) return;
+/**
+ * Settings `from` to `to` - 1 of one record into `into`. Missing (never written, or written by
+ * an older module) or unreadable (logged): false, and `into` keeps its values.
+ */
+function loadSettingsRecord(key: string, version: u32, from: i32, to: i32, into: Settings): bool {
+  const r = kvGet(key);
+  if (r.status != 0) return false;
   const rd = new ByteReader(r.value!);
-  const version = rd.u8();
+  const stored = rd.u8();
   const loaded = into.copy();
-  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) {
+  for (let i = from; i < to; i++) {
     const v = rd.u32();
     if (!settingInRange(i, <i64>v)) rd.ok = false;
     settingSet(loaded, i, <i32>v);
   }
-  if (version != LATER_SETTINGS_VERSION || !rd.atEnd()) {
+  if (stored != version || !rd.atEnd()) {
     logWarn("stored settings unreadable: factory used");
-    return;
+    return false;
   }
-  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) settingSet(into, i, settingGet(loaded, i));
+  for (let i = from; i < to; i++) settingSet(into, i, settingGet(loaded, i));
+  return true;
 }
 
 /** Both records; a cut between them leaves two good sets mixed, each value within its range. */
 export function storeSettings(s: Settings): i32 {
-  const w = new ByteWriter(1 + 4 * SETTINGS_FIRST_RECORD);
-  w.u8(SETTINGS_VERSION);
-  for (let i = 0; i < SETTINGS_FIRST_RECORD; i++) w.u32(<u32>settingGet(s, i));
-  const rc = kvSet("settings", w.bytes());
+  const rc = storeSettingsRecord(SETTINGS_KEY, SETTINGS_VERSION, 0, SETTINGS_FIRST_RECORD, s);
   if (rc != 0) return rc;
-  const later = new ByteWriter(1 + 4 * (SETTING_NAMES.length - SETTINGS_FIRST_RECORD));
-  later.u8(LATER_SETTINGS_VERSION);
-  for (let i = SETTINGS_FIRST_RECORD; i < SETTING_NAMES.length; i++) later.u32(<u32>settingGet(s, i));
-  return kvSet(LATER_SETTINGS_KEY, later.bytes());
+  return storeSettingsRecord(LATER_SETTINGS_KEY, LATER_SETTINGS_VERSION, SETTINGS_FIRST_RECORD, SETTING_NAMES.length, s);
+}
+
+function storeSettingsRecord(key: string, version: u32, from: i32, to: i32, s: Settings): i32 {
+  const w = new ByteWriter(1 + 4 * (to - from));
+  w.u8(version);
+  for (let i = from; i < to; i++) w.u32(<u32>settingGet(s, i));
+  return kvSet(key, w.bytes());
 }
 
 /**
